@@ -1,0 +1,138 @@
+"""Device entries of a node config: one model per device kind, chosen by `kind`.
+
+Ports are pyserial URLs (`/dev/serial/by-id/...`, `loop://`, `socket://host:port`,
+`rfc2217://host:port`, `spy://...`), so simulated hardware is a configuration change.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SerialLine(_Options):
+    baudrate: int = Field(default=9600, description="bits per second")
+    bytesize: Literal[7, 8] = 8
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+
+    @field_validator("baudrate")
+    @classmethod
+    def _standard_rate(cls, value: int) -> int:
+        if value not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+            raise ValueError("not a standard serial rate (1200..115200)")
+        return value
+
+
+class _Device(_Options):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    reconnect_base_s: float = Field(default=0.5, gt=0)
+    reconnect_cap_s: float = Field(default=30.0, gt=0)
+    silence_timeout_s: float = Field(default=0.0, ge=0, description="0 = a silent port is not an error")
+
+
+class _SerialDevice(_Device):
+    port: str = Field(min_length=1, description="pyserial URL or device path")
+    line: SerialLine = Field(default_factory=SerialLine)
+
+    @field_validator("port")
+    @classmethod
+    def _port_url(cls, value: str) -> str:
+        if "://" in value:
+            scheme = value.split("://", 1)[0]
+            if scheme not in ("loop", "socket", "rfc2217", "spy", "alt", "hwgrep"):
+                raise ValueError(f"unknown port URL scheme {scheme!r} (loop, socket, rfc2217, spy, alt, hwgrep)")
+        elif not value.startswith("/dev/") and not value.startswith("/tmp/") and not value.upper().startswith("COM"):
+            raise ValueError("expected a device path (/dev/...) or a pyserial URL (socket://host:port, ...)")
+        return value
+
+
+class PlainScanner(_SerialDevice):
+    """Barcode scanner in plain serial ("data as is") mode."""
+
+    kind: Literal["scanner"]
+    terminator: Literal["CR", "LF", "CRLF", "ANY"] = "ANY"
+    prefix: str = ""
+    suffix: str = ""
+    idle_timeout_s: float = Field(default=0.2, ge=0, description="a frame ends after this much silence; 0 = terminator only")
+    max_length: int = Field(default=512, ge=8, le=8192)
+
+
+class SsiScanner(_SerialDevice):
+    """Zebra/Symbol SSI scanner in packet mode."""
+
+    kind: Literal["ssi_scanner"]
+    ack_timeout_s: float = Field(default=2.0, gt=0)
+
+
+class ToledoIndicator(_SerialDevice):
+    """Mettler Toledo continuous output weighbridge indicator."""
+
+    kind: Literal["toledo"]
+    short_format: bool = False
+
+
+class YaohuaIndicator(_SerialDevice):
+    """Yaohua XK3190-A9 continuous mode weighbridge indicator (no motion flag)."""
+
+    kind: Literal["yaohua"]
+    unit: Literal["kg", "t"] = "kg"
+    stable_readings: int = Field(default=5, ge=2, description="N readings within +-division ...")
+    stable_window_s: float = Field(default=1.0, gt=0, description="... over T seconds")
+    division: float = Field(default=20.0, gt=0, description="one scale division in the reported unit")
+
+
+class GateIoMap(_Options):
+    """Where each lane signal sits on the Modbus I/O module (0-based addresses)."""
+
+    approach_loop: int = 0
+    safety_loop: int = 1
+    exit_loop: int = 2
+    open_limit: int = 3
+    closed_limit: int = 4
+    photocell: int = 5
+    estop: int = 6
+    barrier_open: int = 16
+    barrier_close: int = 17
+    light_red: int = 18
+    light_green: int = 19
+    photocell_active_low: bool = Field(default=True, description="input ON = beam intact")
+    estop_active_low: bool = Field(default=True, description="input ON = e-stop circuit closed (healthy)")
+
+
+class GateIo(_SerialDevice):
+    """Modbus RTU digital I/O module wired to loops, barrier and lights."""
+
+    kind: Literal["gate_io"]
+    unit_id: int = Field(default=1, ge=1, le=247)
+    poll_hz: float = Field(default=20.0, gt=0, le=200)
+    timeout_s: float = Field(default=0.2, gt=0)
+    map: GateIoMap = Field(default_factory=GateIoMap)
+
+
+class Camera(_Device):
+    """Plate or container OCR camera pushing reads as HTTP POST of JSON."""
+
+    kind: Literal["camera"]
+    listen: str = Field(default="127.0.0.1:8081", description="host:port to accept posts on")
+    target: Literal["plate", "container"] = "plate"
+    position: Literal["front", "rear", "top", "side", "unknown"] = "unknown"
+
+
+class Wedge(_Device):
+    """Keyboard-wedge scanner (text + Enter), as Android PDAs deliver scans. Fed by the app."""
+
+    kind: Literal["wedge"]
+
+
+DeviceConfig = Annotated[
+    PlainScanner | SsiScanner | ToledoIndicator | YaohuaIndicator | GateIo | Camera | Wedge,
+    Field(discriminator="kind"),
+]
+
+DEVICE_KINDS = ("scanner", "ssi_scanner", "toledo", "yaohua", "gate_io", "camera", "wedge")

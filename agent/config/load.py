@@ -1,0 +1,96 @@
+"""Read a node config file, apply PORTEDGE_* environment overrides, validate, explain errors.
+
+An override names a key path with double underscores: `PORTEDGE_BROKER__URL=mqtt://...`,
+`PORTEDGE_NODE__ID=lane-2`, `PORTEDGE_STORAGE__PATH=/var/lib/portedge/lane.db`.
+Every problem is reported as `FILE: key.path: reason`, all at once.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from agent.config.model import NodeConfig
+from agent.errors import ConfigError
+
+ENV_PREFIX = "PORTEDGE_"
+
+
+def key_path(loc: tuple[Any, ...]) -> str:
+    """('devices', 1, 'gate_io', 'port') -> 'devices[1].port' (drops pydantic's union tag)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif out.endswith("]") and part in _DEVICE_TAGS:
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top)"
+
+
+def _device_tags() -> set[str]:
+    from agent.config.devices import DEVICE_KINDS
+
+    return set(DEVICE_KINDS)
+
+
+_DEVICE_TAGS = _device_tags()
+
+
+def apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    for name, value in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        target = data
+        for part in path[:-1]:
+            node = target.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+            target = node
+        else:
+            target[path[-1]] = value
+    return data
+
+
+def parse(text: str, file: str, environ: Mapping[str, str] | None = None) -> NodeConfig:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(file, [("(toml)", str(err))]) from None
+    data = apply_env(data, os.environ if environ is None else environ)
+    try:
+        return NodeConfig.model_validate(data)
+    except ValidationError as err:
+        problems = [(key_path(e["loc"]), _reason(e)) for e in err.errors()]
+        raise ConfigError(file, problems) from None
+
+
+def _reason(error: dict[str, Any]) -> str:
+    msg = error["msg"]
+    if error["type"] == "union_tag_invalid":
+        from agent.config.devices import DEVICE_KINDS
+
+        return f"unknown device kind {error['input'].get('kind')!r}; known: {', '.join(DEVICE_KINDS)}"
+    if error["type"] == "missing":
+        return "required key is missing"
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return msg
+
+
+def load(path: str | Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise ConfigError(str(path), [("(file)", err.strerror or str(err))]) from None
+    return parse(text, str(path), environ)

@@ -1,0 +1,41 @@
+"""Readings from devices: barcode scans, weights, camera (OCR) reads."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from agent.contract.envelope import Strict
+
+
+class Scan(Strict):
+    """One decoded barcode."""
+
+    device: str
+    data: str = Field(max_length=4096)
+    symbology: str | None = Field(default=None, description="AIM identifier, e.g. ']C1', when known")
+    barcode_type: str | None = Field(default=None, description="e.g. 'code128', 'gs1_datamatrix'")
+
+
+class Weight(Strict):
+    """One weighbridge reading (sent when it becomes stable, and on change)."""
+
+    device: str
+    value: float
+    unit: Literal["kg", "lb", "t", "g"]
+    mode: Literal["gross", "net"]
+    stable: bool
+    tare: float | None = None
+    out_of_range: bool = False
+
+
+class CameraRead(Strict):
+    """A camera's OCR read of a plate or a container number."""
+
+    device: str
+    target: Literal["plate", "container"]
+    text: str = Field(max_length=32)
+    confidence: float = Field(ge=0, le=1)
+    position: Literal["front", "rear", "top", "side", "unknown"] = "unknown"
+    image_ref: str | None = Field(default=None, max_length=512)

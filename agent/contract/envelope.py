@@ -1,0 +1,122 @@
+"""The envelope every Port Edge message travels in.
+
+Everything the agent and the platform need is in the JSON payload, so MQTT 3.1.1 brokers work;
+with MQTT 5 the link mirrors `correlation_id`, `reply_to` and `expires_at` into the publish
+properties. `id` is a ULID (sortable, unique): the platform drops duplicates by it. `seq` is
+per node, assigned when the outbox commits the record, and survives restarts, so gaps show.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from ulid import ULID
+
+SCHEMA_VERSION = 1
+#: a command or response payload larger than this is refused (bytes of JSON)
+MAX_COMMAND_BYTES = 256 * 1024
+
+B = TypeVar("B")
+
+
+def new_id() -> str:
+    """A new message id: a ULID in its 26-character text form (sorts by creation time)."""
+    return str(ULID())
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Strict(BaseModel):
+    """Base for every wire model: unknown fields are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+class Envelope(Strict, Generic[B]):
+    """A message from a node: event, request, state or command response."""
+
+    id: str = Field(default_factory=new_id, min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
+    node: str = Field(min_length=1, max_length=64)
+    seq: int = Field(default=0, ge=0, description="per-node sequence, assigned at outbox commit; 0 = not yet stored")
+    ts: AwareDatetime = Field(default_factory=utc_now)
+    type: str = Field(min_length=1, max_length=64)
+    v: int = Field(default=SCHEMA_VERSION, ge=1)
+    body: B
+    correlation_id: str | None = Field(default=None, max_length=64, description="set on requests and responses")
+    reply_to: str | None = Field(default=None, max_length=256, description="set on requests: where the answer goes")
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)
+
+
+class Command(Strict, Generic[B]):
+    """A command from the platform to a node. Refused unless fresh, valid and addressed here."""
+
+    id: str = Field(default_factory=new_id, min_length=1, max_length=64)
+    node: str = Field(min_length=1, max_length=64, description="the node the command is for")
+    ts: AwareDatetime = Field(default_factory=utc_now)
+    type: str = Field(min_length=1, max_length=64)
+    v: int = Field(default=SCHEMA_VERSION, ge=1)
+    body: B
+    reply_to: str = Field(min_length=1, max_length=256)
+    correlation_id: str = Field(min_length=1, max_length=64)
+    expires_at: AwareDatetime
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+class ErrorBody(Strict):
+    """Why a command or request was refused."""
+
+    code: Literal[
+        "invalid_json",
+        "invalid_schema",
+        "oversize",
+        "expired",
+        "wrong_node",
+        "unknown_command",
+        "refused",
+        "unsafe",
+        "internal",
+    ]
+    reason: str = Field(max_length=2000)
+
+
+class Response(Strict, Generic[B]):
+    """A node's answer to a command, or the platform's answer to a node's request."""
+
+    id: str = Field(default_factory=new_id, min_length=1, max_length=64)
+    node: str = Field(min_length=1, max_length=64)
+    seq: int = Field(default=0, ge=0)
+    ts: AwareDatetime = Field(default_factory=utc_now)
+    type: str = Field(min_length=1, max_length=64)
+    v: int = Field(default=SCHEMA_VERSION, ge=1)
+    correlation_id: str = Field(min_length=1, max_length=64)
+    ok: bool
+    body: B | None = None
+    error: ErrorBody | None = None
+
+
+def dump(model: BaseModel) -> bytes:
+    """The wire form of a model: compact JSON, UTF-8."""
+    return model.model_dump_json(exclude_none=False).encode()
+
+
+def peek_fields(raw: Any) -> dict[str, Any]:
+    """Best-effort id/correlation_id/reply_to from a payload that failed validation,
+    so even a malformed command gets its error answered on its reply topic."""
+    if not isinstance(raw, dict):
+        return {}
+    out = {}
+    for key in ("id", "correlation_id", "reply_to", "type"):
+        value = raw.get(key)
+        if isinstance(value, str) and 0 < len(value) <= 256:
+            out[key] = value
+    return out

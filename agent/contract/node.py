@@ -1,0 +1,54 @@
+"""Node-level messages: birth/death state, health, device status."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from agent.contract.envelope import Strict
+
+PriorityClass = Literal["control", "transactional", "telemetry"]
+
+
+class ClassDepth(Strict):
+    rows: int = Field(ge=0)
+    bytes: int = Field(ge=0)
+    oldest_age_s: float | None = Field(default=None, ge=0)
+    dropped: int = Field(default=0, ge=0, description="rows dropped by the cap policy since start")
+
+
+class Health(Strict):
+    """What an operator needs to know at a glance. `degraded` lists reasons, empty when fine."""
+
+    connected: bool
+    outbox: dict[PriorityClass, ClassDepth] = Field(default_factory=dict)
+    errors: dict[str, int] = Field(default_factory=dict, description="counters by error kind")
+    degraded: list[str] = Field(default_factory=list)
+
+
+class NodeState(Strict):
+    """Retained on `state`: birth (online), clean shutdown (offline) and last will (lost)."""
+
+    status: Literal["online", "offline", "lost"]
+    role: Literal["gate", "pda"]
+    version: str
+    devices: list[str] = Field(default_factory=list)
+    outbox_depth: int = Field(default=0, ge=0)
+    health: Health | None = None
+    since: AwareDatetime | None = None
+
+
+class DeviceStatus(Strict):
+    """A device driver's view of its port: sent on every change and with the heartbeat."""
+
+    device: str
+    kind: str
+    status: Literal["online", "offline", "error"]
+    detail: str = ""
+    counters: dict[str, int] = Field(default_factory=dict, description="frames, garbled, reconnects, ...")
+
+
+class Heartbeat(Strict):
+    uptime_s: float = Field(ge=0)
+    health: Health
