@@ -1,0 +1,42 @@
+"""The seams between the agent's parts, as protocols. Workflows and drivers depend on these,
+not on the outbox, the link or the serial ports, so each is testable alone.
+
+    driver --emit--> runtime --record--> outbox --> link --> broker
+    workflow --request--> link (req/rsp with the platform)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel
+
+from agent.contract.envelope import Envelope, Response
+
+PriorityClass = Literal["control", "transactional", "telemetry"]
+
+
+class Recorder(Protocol):
+    """Durable publication. `record` returns only once the message is committed to the outbox
+    (it will reach the broker at least once, even across a crash); it raises
+    `agent.errors.StorageFullError` when transactional storage is at its cap."""
+
+    async def record(self, type: str, body: BaseModel, priority: PriorityClass = "transactional") -> Envelope: ...
+
+
+class Requester(Protocol):
+    """The node's questions to the platform (req/<name> -> rsp/<name>), with a timeout.
+    Raises `agent.errors.RequestTimeoutError` when no answer comes in time."""
+
+    async def request(self, name: str, body: BaseModel, timeout: float) -> Response: ...
+
+
+class DeviceSink(Protocol):
+    """Where drivers hand what their devices said.
+
+    `emit` returns once the runtime has done what durability requires for that event: for a
+    scan or a weight that means committed to the outbox, so a driver may acknowledge the
+    device (SSI CMD_ACK) only after `await sink.emit(...)` returns. Non-contract events (e.g.
+    gate I/O input snapshots) go to the workflows only."""
+
+    async def emit(self, device: str, event: Any) -> None: ...
