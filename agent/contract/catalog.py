@@ -43,7 +43,7 @@ class MessageSpec:
 
 
 _health = {"connected": True, "outbox": {"transactional": {"rows": 0, "bytes": 0}}, "errors": {}, "degraded": []}
-_plate = {"device": "cam-plate", "target": "plate", "text": "沪A12345挂", "confidence": 0.97, "position": "front", "image_ref": "cam-plate/000123.jpg"}
+_plate = {"device": "cam-plate", "target": "plate", "text": "沪A1234挂", "confidence": 0.97, "position": "front", "image_ref": "cam-plate/000123.jpg"}
 _task = {
     "task_id": "T-20261127-0042", "kind": "TO_INSPECTION", "priority": 2,
     "due_by": (_T0 + timedelta(hours=1)).isoformat(), "awb": "17612345675", "pieces": 3,
@@ -77,12 +77,12 @@ MESSAGES: list[MessageSpec] = [
                 {"task_id": "T-20261127-0042", "state": "AT_SOURCE", "previous": "ACCEPTED", "driver": "D1024",
                  "scans": [{"data": "A-03-12-2", "at": _T0.isoformat(), "accepted": True}], "picked": 0}),
     MessageSpec("gate_verify", Kind.REQ, gate.VerifyRequest, "The lane asks the platform whether a truck may pass.",
-                {"transaction_id": "01JDGATE0000000000000000AB", "lane": "lane-1", "plate": "沪A12345挂",
+                {"transaction_id": "01JDGATE0000000000000000AB", "lane": "lane-1", "plate": "沪A1234挂",
                  "containers": ["CSQU3054383"], "weight_kg": 28450.0, "type": "DI"}, answer=gate.VerifyAnswer),
     MessageSpec("driver_login", Kind.REQ, tasks.DriverLogin, "A PDA asks the platform to check a driver's badge and PIN.",
                 {"badge": "D1024", "pin": "4711"}, answer=tasks.DriverLoginAnswer),
     MessageSpec("permits_sync", Kind.CMD, gate.PermitsSync, "Replace the lane's offline permits with this versioned set.",
-                {"version": 7, "permits": [{"permit_id": "P-1", "plate": "沪A12345挂", "containers": ["CSQU3054383"], "type": "DI",
+                {"version": 7, "permits": [{"permit_id": "P-1", "plate": "沪A1234挂", "containers": ["CSQU3054383"], "type": "DI",
                                              "valid_from": _T0.isoformat(), "valid_until": (_T0 + timedelta(hours=8)).isoformat(), "yard_position": "C-04-11"}]}),
     MessageSpec("barrier_open", Kind.CMD, gate.RemoteOpen, "Staff release: open the barrier (expiring).",
                 {"lane": "lane-1", "reason": "driver papers checked at the window", "operator": "ops-7"}),
