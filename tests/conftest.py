@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 import time
@@ -64,8 +65,14 @@ def no_leaks(request):
     threads_before = set(threading.enumerate())
     sockets_before = _sockets()
     yield
+    # pytest keeps fixture values in item.funcargs until after this teardown; every other
+    # fixture is finalised by now, so drop those references to let clients be collected.
+    funcargs = getattr(request.node, "funcargs", None)
+    if isinstance(funcargs, dict):
+        funcargs.clear()
     deadline = time.monotonic() + 3.0
     while True:
+        gc.collect()  # paho keeps a wake-up socket pair until the client object is collected
         leaked = [t for t in threading.enumerate() if t not in threads_before and t.is_alive()]
         extra_sockets = _sockets() - sockets_before
         if (not leaked and extra_sockets <= 0) or time.monotonic() > deadline:

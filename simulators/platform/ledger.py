@@ -1,0 +1,105 @@
+"""The platform simulator's ledger: everything received, deduplicated by message id.
+
+It is the oracle of the end-to-end tests: "was every record delivered exactly once after
+dedupe, in order, with no unexplained seq gap?" Gaps are explained only by telemetry drops
+the node itself reported (its health counters), never silently.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS received (
+    id          TEXT PRIMARY KEY,
+    node        TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    type        TEXT NOT NULL,
+    topic       TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    first_at    REAL NOT NULL,
+    copies      INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS received_node_seq ON received(node, seq);
+CREATE INDEX IF NOT EXISTS received_type ON received(type);
+"""
+
+
+@dataclass(frozen=True)
+class NodeAudit:
+    node: str
+    records: int
+    duplicates: int
+    first_seq: int
+    last_seq: int
+    gaps: list[int]
+
+
+class Ledger:
+    """Thread-safe; writes from the MQTT thread, reads from tests and reports."""
+
+    def __init__(self, path: str | Path = ":memory:"):
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def add(self, envelope: dict, topic: str, at: float) -> bool:
+        """Record one message; returns False when its id was already there (a duplicate)."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO received (id, node, seq, type, topic, body, first_at) VALUES (?,?,?,?,?,?,?)",
+                (envelope["id"], envelope["node"], int(envelope.get("seq") or 0), envelope["type"], topic,
+                 json.dumps(envelope.get("body"), ensure_ascii=False), at),
+            )
+            if cur.rowcount == 0:
+                self._db.execute("UPDATE received SET copies = copies + 1 WHERE id = ?", (envelope["id"],))
+                return False
+            return True
+
+    def count(self, type_: str | None = None, node: str | None = None) -> int:
+        sql, args = "SELECT COUNT(*) FROM received WHERE 1=1", []
+        if type_:
+            sql, args = sql + " AND type = ?", [*args, type_]
+        if node:
+            sql, args = sql + " AND node = ?", [*args, node]
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()[0]
+
+    def bodies(self, type_: str, node: str | None = None) -> list[dict]:
+        sql, args = "SELECT body FROM received WHERE type = ?", [type_]
+        if node:
+            sql, args = sql + " AND node = ?", [*args, node]
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY node, seq", args).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def duplicates(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COALESCE(SUM(copies - 1), 0) FROM received").fetchone()[0]
+
+    def nodes(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT DISTINCT node FROM received WHERE seq > 0 ORDER BY node")]
+
+    def audit(self, node: str) -> NodeAudit:
+        """Seq gaps of one node between its first and last stored sequence number."""
+        with self._lock:
+            seqs = [r[0] for r in self._db.execute(
+                "SELECT seq FROM received WHERE node = ? AND seq > 0 ORDER BY seq", (node,))]
+            dups = self._db.execute(
+                "SELECT COALESCE(SUM(copies - 1), 0) FROM received WHERE node = ?", (node,)).fetchone()[0]
+        if not seqs:
+            return NodeAudit(node, 0, dups, 0, 0, [])
+        present = set(seqs)
+        gaps = [s for s in range(seqs[0], seqs[-1] + 1) if s not in present]
+        return NodeAudit(node, len(seqs), dups, seqs[0], seqs[-1], gaps)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
