@@ -68,16 +68,26 @@ def parse(text: str, file: str, environ: Mapping[str, str] | None = None) -> Nod
     try:
         return NodeConfig.model_validate(data)
     except ValidationError as err:
-        problems = [(key_path(e["loc"]), _reason(e)) for e in err.errors()]
+        problems = [(_error_path(e), _reason(e)) for e in err.errors()]
         raise ConfigError(file, problems) from None
+
+
+def _error_path(error: dict[str, Any]) -> str:
+    path = key_path(error["loc"])
+    # a bad or missing device kind is the `kind` key's fault, not the whole entry's
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        path += ".kind"
+    return path
 
 
 def _reason(error: dict[str, Any]) -> str:
     msg = error["msg"]
-    if error["type"] == "union_tag_invalid":
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         from agent.config.devices import DEVICE_KINDS
 
-        return f"unknown device kind {error['input'].get('kind')!r}; known: {', '.join(DEVICE_KINDS)}"
+        kind = error["input"].get("kind") if isinstance(error["input"], dict) else None
+        said = "device kind is missing" if kind is None else f"unknown device kind {kind!r}"
+        return f"{said}; known: {', '.join(DEVICE_KINDS)}"
     if error["type"] == "missing":
         return "required key is missing"
     if error["type"] == "extra_forbidden":

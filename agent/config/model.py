@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -46,9 +47,11 @@ class BrokerSection(_Section):
         if not parts.hostname:
             raise ValueError("broker URL has no host")
         try:
-            parts.port
+            port = parts.port
         except ValueError:
-            raise ValueError("broker URL port is not a number 1-65535") from None
+            port = -1
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError("broker URL port is not a number 1-65535")
         return value
 
     @property
@@ -99,11 +102,71 @@ class StorageSection(_Section):
         return merged
 
 
+class GateSection(_Section):
+    """The gate lane workflow (role "gate" only): which devices feed it, its thresholds and
+    its timeouts. All times are seconds."""
+
+    lane: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    io: str | None = Field(default=None, description="name of the gate_io device (loops, barrier, lights)")
+    cameras: list[str] = Field(default_factory=list, description="names of the plate/container cameras")
+    scale: str | None = Field(default=None, description="name of the weighbridge; none = the lane does not weigh")
+    container_positions: list[Literal["front", "rear", "top", "side", "unknown"]] = Field(
+        default_factory=lambda: ["front", "rear"], description="container reads needed before verifying")
+    allow_no_container: bool = Field(default=True, description="a bobtail/chassis truck (plate, no container) may proceed")
+    plate_pattern: str | None = Field(default=None, description="regex for plates; default GA 36-2018")
+    plate_confidence: float = Field(default=0.8, ge=0, le=1)
+    container_confidence: float = Field(default=0.8, ge=0, le=1)
+    debounce_s: float = Field(default=0.5, ge=0, description="a loop change shorter than this is chatter")
+    holdoff_s: float = Field(default=1.0, ge=0, description="wait after the exit loop clears before closing")
+    identify_s: float = Field(default=20.0, gt=0)
+    weigh_s: float = Field(default=30.0, gt=0)
+    verify_s: float = Field(default=3.0, gt=0, description="platform answer time before permits are consulted")
+    late_answer_s: float = Field(default=60.0, gt=0, description="how long a late platform answer is still awaited")
+    permit_lookup_s: float = Field(default=2.0, gt=0)
+    pass_s: float = Field(default=60.0, gt=0, description="open barrier, nobody passes: nag, then cancel if lane empty")
+    trouble_nag_s: float = Field(default=120.0, gt=0)
+    decision_ttl_s: float = Field(default=5.0, gt=0, description="expiry of an open command made from a decision")
+    tick_s: float = Field(default=0.1, gt=0, le=1)
+    state_path: Path = Field(default=Path("var/gate.db"), description="SQLite: permits, in-progress transaction, reconcile queue")
+
+
+class PdaSection(_Section):
+    """[pda]: the forklift handheld's task board and driver session (agent.tasks)."""
+
+    offline_login_s: float = Field(default=12 * 3600.0, gt=0, description="how long a platform-verified PIN may be used offline")
+    offline_max_failures: int = Field(default=5, ge=1, description="wrong offline PINs before the badge needs an online login")
+    login_timeout_s: float = Field(default=3.0, gt=0, description="wait for the platform's answer before trying the offline cache")
+    pin_hash_n: int = Field(default=2**14, ge=2**10, le=2**20, description="scrypt cost of the cached PIN hash (power of 2)")
+    location_pattern: str | None = Field(default=None, description="regex of the site's location codes; default zone-aisle-bay-level")
+    location_format: str | None = Field(default=None, description="normal form built from the pattern's named groups")
+    allow_bare_awb: bool = Field(default=True, description="count a bare AWB scan as one piece when a task lists no piece labels")
+    language: Literal["zh", "en"] = "zh"
+
+    @field_validator("pin_hash_n")
+    @classmethod
+    def _power_of_two(cls, value: int) -> int:
+        if value & (value - 1):
+            raise ValueError("pin_hash_n must be a power of 2")
+        return value
+
+    @field_validator("location_pattern")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as err:
+                raise ValueError(f"not a regular expression: {err}") from None
+        return value
+
+
 class NodeConfig(_Section):
     node: NodeSection
     broker: BrokerSection = Field(default_factory=BrokerSection)
     storage: StorageSection = Field(default_factory=StorageSection)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    gate: GateSection | None = None
+    pda: PdaSection | None = None
 
     @property
     def client_id(self) -> str:

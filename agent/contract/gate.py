@@ -119,3 +119,18 @@ class Reread(Strict):
     """cmd/reread: ask the lane to read plate and containers again."""
 
     lane: str
+
+
+class GateReconcile(Strict):
+    """After an offline decision: what the platform said about the same transaction, later.
+
+    Sent once the platform's answer arrives (late, or when the lane asks again after the link
+    returns). `agree` is false when the platform would have decided otherwise: staff follow up.
+    """
+
+    transaction_id: str
+    lane: str
+    offline: Decision
+    platform: VerifyAnswer
+    agree: bool
+    detail: str = ""

@@ -55,6 +55,8 @@ class TaskUpdate(Strict):
     task_id: str
     state: TaskState
     previous: TaskState | None
+    step: int = Field(default=0, ge=0, description="this task's transition number on this PDA, 1, 2, ...; "
+                      "(task_id, step) is unique, so the platform drops an update replayed after a crash")
     driver: str | None = None
     scans: list[ScanEvidence] = Field(default_factory=list)
     picked: int = Field(default=0, ge=0)

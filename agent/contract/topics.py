@@ -49,7 +49,7 @@ class TopicError(ValueError):
 
 
 def check_segment(value: str, what: str) -> str:
-    if not _SEGMENT.match(value):
+    if not _SEGMENT.fullmatch(value):
         raise TopicError(
             f"{what} {value!r} must be 1-64 characters of letters, digits, '_', '.', '-' "
             "and start with a letter or digit"

@@ -17,7 +17,7 @@ def awb_check_digit(serial: str) -> str:
 def check_awb(text: str) -> Checked:
     """`Checked("17612345675")` for "176-1234 5675"; a reason for anything that is not one."""
     number = squeeze(text)
-    if not number.isascii() or not number.isdigit():
+    if number and not (number.isascii() and number.isdigit()):
         return Checked.bad("air waybill number must be digits (spaces and dashes allowed)")
     if len(number) != 11:
         return Checked.bad(f"air waybill number must be 11 digits, got {len(number)}")

@@ -18,10 +18,12 @@ DEFAULT_FORMAT = "{zone}-{aisle:0>2}-{bay:0>2}-{level}"
 
 
 class LocationChecker:
-    """Check and normalise location codes. With a custom pattern and no format, the normal
-    form is the input upper-cased with surrounding blanks removed."""
+    """Check and normalise location codes (pattern None = the default). With a custom pattern
+    and no format, the normal form is the input upper-cased with surrounding blanks removed.
+    A format refers to the pattern's named groups, e.g. "BAY-{bay:0>2}"."""
 
-    def __init__(self, pattern: str = DEFAULT_PATTERN, format: str | None = None) -> None:
+    def __init__(self, pattern: str | None = None, format: str | None = None) -> None:
+        pattern = pattern or DEFAULT_PATTERN
         self.pattern = re.compile(pattern)
         self.format = DEFAULT_FORMAT if format is None and pattern == DEFAULT_PATTERN else format
 
@@ -29,7 +31,7 @@ class LocationChecker:
         code = " ".join(text.split()).upper()
         if not code:
             return Checked.bad("empty location code")
-        match = self.pattern.match(code)
+        match = self.pattern.fullmatch(code)
         if match is None:
             return Checked.bad(f"{code!r} is not a location code (expected e.g. A-03-12-2)")
         groups = {k: v for k, v in match.groupdict().items() if v is not None}
@@ -41,5 +43,5 @@ _DEFAULT = LocationChecker()
 
 
 def check_location(text: str) -> Checked:
-    """"a 3 12 2" -> "A-03-12-2" with the default zone-aisle-bay-level pattern."""
+    """Check one scanned location with the default pattern: "a 3 12 2" -> "A-03-12-2"."""
     return _DEFAULT.check(text)

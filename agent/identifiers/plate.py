@@ -29,16 +29,16 @@ DEFAULT_PATTERN = (
 
 
 class PlateChecker:
-    """Check plates against a pattern (GA 36-2018 by default). Thread-safe, reusable."""
+    """Check plates against a pattern (None = GA 36-2018). Thread-safe, reusable."""
 
-    def __init__(self, pattern: str = DEFAULT_PATTERN) -> None:
-        self.pattern = re.compile(pattern)
+    def __init__(self, pattern: str | None = None) -> None:
+        self.pattern = re.compile(pattern or DEFAULT_PATTERN)
 
     def check(self, text: str) -> Checked:
         plate = "".join(text.split()).replace("·", "").replace("-", "").upper()
         if not plate:
             return Checked.bad("empty plate")
-        if not self.pattern.match(plate):
+        if not self.pattern.fullmatch(plate):
             return Checked.bad(self._why(plate))
         kind = "new_energy" if len(plate) == 8 else ("trailer" if plate.endswith("挂") else "ordinary")
         return Checked.good(plate, province=plate[0], authority=plate[1], kind=kind)

@@ -1,0 +1,103 @@
+"""`portedge contract`: write the wire contract, or check that a committed copy is current.
+
+    portedge contract                         AsyncAPI YAML to stdout
+    portedge contract --format jsonschema -o docs/schemas/portedge-v1.schema.json
+    portedge contract --check docs/asyncapi.yaml      exit 1 and a diff summary if it drifted
+
+The format follows the file's extension (.json -> jsonschema) unless --format says otherwise.
+This command only reads the catalog; it must never edit the file it is asked to check.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+#: what a failed check prints: changed key paths first, then the start of the text diff
+SUMMARY_LINES = 30
+DIFF_LINES = 40
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--format", choices=("asyncapi", "jsonschema"), default=None,
+                        help="asyncapi (YAML, default) or jsonschema (one JSON bundle)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    where.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated contract")
+
+
+def _format_for(args) -> str:
+    if args.format:
+        return args.format
+    target = args.check or args.output or ""
+    return "jsonschema" if target.endswith(".json") else "asyncapi"
+
+
+def run(args) -> int:
+    from agent.contract.asyncapi import render
+
+    fmt = _format_for(args)
+    text = render(fmt)
+    if args.check:
+        return check(Path(args.check), text)
+    if args.output:
+        path = Path(args.output)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path} ({fmt}, {len(text.splitlines())} lines)", file=sys.stderr)
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+def check(path: Path, generated: str) -> int:
+    try:
+        committed = path.read_text(encoding="utf-8")
+    except OSError as err:
+        print(f"{path}: cannot read: {err.strerror or err}", file=sys.stderr)
+        return 1
+    if committed == generated:
+        print(f"{path}: up to date")
+        return 0
+    print(f"{path}: out of date with the catalog; regenerate with `portedge contract -o {path}`",
+          file=sys.stderr)
+    changes = structural_changes(committed, generated)
+    for line in changes[:SUMMARY_LINES]:
+        print(f"  {line}", file=sys.stderr)
+    if len(changes) > SUMMARY_LINES:
+        print(f"  ... {len(changes) - SUMMARY_LINES} more changes", file=sys.stderr)
+    diff = list(difflib.unified_diff(committed.splitlines(), generated.splitlines(),
+                                     f"{path} (committed)", f"{path} (generated)", lineterm=""))
+    for line in diff[:DIFF_LINES]:
+        print(line, file=sys.stderr)
+    if len(diff) > DIFF_LINES:
+        print(f"... {len(diff) - DIFF_LINES} more diff lines", file=sys.stderr)
+    return 1
+
+
+def structural_changes(committed: str, generated: str) -> list[str]:
+    """Key paths that were added, removed or changed, deepest first found ("a.b.c: added")."""
+    try:
+        old = yaml.safe_load(committed)  # JSON is YAML too
+    except yaml.YAMLError as err:
+        return [f"(committed file does not parse: {err})"]
+    out: list[str] = []
+    _compare(old, yaml.safe_load(generated), "", out)
+    return out or ["(same content, different formatting)"]
+
+
+def _compare(old: Any, new: Any, where: str, out: list[str]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in new:
+            path = f"{where}.{key}" if where else str(key)
+            if key not in old:
+                out.append(f"{path}: added")
+            else:
+                _compare(old[key], new[key], path, out)
+        out.extend(f"{where}.{key}: removed" if where else f"{key}: removed" for key in old if key not in new)
+    elif old != new:
+        out.append(f"{where or '(top)'}: changed")

@@ -1,0 +1,117 @@
+"""`portedge check-config`: good configs pass with a summary, bad ones list every problem."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.cli.main import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+PORTEDGE = ROOT / ".venv" / "bin" / "portedge"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch):
+    """Overrides from the developer's shell must not change what these tests see."""
+    for name in list(os.environ):
+        if name.startswith("PORTEDGE_"):
+            monkeypatch.delenv(name)
+
+
+def test_gate_lane_example_is_ok(capsys):
+    assert main(["check-config", str(EXAMPLES / "gate-lane.toml")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("ok: ")
+    assert "node     lane-1 (gate) at site yantian" in out
+    assert "mqtts://broker.port.example:8883 (MQTT 5, TLS)" in out
+    assert "scale-1" in out and "toledo" in out and "/dev/serial/by-id/usb-Prolific" in out
+    assert "cam-plate" in out and "listen 127.0.0.1:8081" in out
+    assert "change-me" not in out  # the broker password never reaches the screen
+
+
+def test_pda_example_is_ok(capsys):
+    assert main(["check-config", str(EXAMPLES / "pda.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "node     pda-07 (pda) at site baiyun-cargo" in out
+    assert "imager" in out and "wedge" in out
+    assert "ring-1" in out and "ssi_scanner" in out and "/dev/rfcomm0" in out
+
+
+def test_broken_example_lists_every_problem(capsys):
+    path = str(EXAMPLES / "broken-gate-lane.toml")
+    assert main(["check-config", path]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    keys = [line.removeprefix(f"{path}: ").split(": ", 1)[0] for line in lines]
+    assert keys == ["node.id", "broker.url", "devices[1].kind", "devices[2].unit_id"]
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    assert "required key is missing" in lines[0]
+    assert "mqtt:// or mqtts://" in lines[1]
+    assert "unknown device kind 'rfid_reader'" in lines[2] and "gate_io" in lines[2]
+    assert "valid integer" in lines[3]
+
+
+def test_environment_override_applies(monkeypatch, capsys):
+    monkeypatch.setenv("PORTEDGE_BROKER__URL", "mqtt://lane:secret@127.0.0.1:1884")
+    assert main(["check-config", str(EXAMPLES / "gate-lane.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "mqtt://lane:***@127.0.0.1:1884 (MQTT 5)" in out
+    assert "secret" not in out
+
+
+def test_environment_override_can_break_a_good_file(monkeypatch, capsys):
+    monkeypatch.setenv("PORTEDGE_BROKER__URL", "mqtt://127.0.0.1:0")
+    assert main(["check-config", str(EXAMPLES / "gate-lane.toml")]) == 2
+    assert "broker.url: broker URL port is not a number 1-65535" in capsys.readouterr().err
+
+
+def test_environment_override_fixes_a_missing_key(monkeypatch, tmp_path, capsys):
+    config = tmp_path / "lane.toml"
+    config.write_text('[node]\nsite = "yantian"\nrole = "gate"\n', encoding="utf-8")
+    assert main(["check-config", str(config)]) == 2
+    capsys.readouterr()
+    monkeypatch.setenv("PORTEDGE_NODE__ID", "lane-9")
+    assert main(["check-config", str(config)]) == 0
+    assert "lane-9 (gate)" in capsys.readouterr().out
+
+
+def test_toml_syntax_error_names_the_file(tmp_path, capsys):
+    config = tmp_path / "typo.toml"
+    config.write_text('[node]\nid = "lane-1"\nsite = yantian\n', encoding="utf-8")
+    assert main(["check-config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"{config}: (toml): ")
+    assert "line 3" in err
+
+
+def test_missing_file_is_reported(tmp_path, capsys):
+    assert main(["check-config", str(tmp_path / "nowhere.toml")]) == 2
+    assert f"{tmp_path / 'nowhere.toml'}: (file): No such file" in capsys.readouterr().err
+
+
+def test_missing_device_kind_points_at_kind(tmp_path, capsys):
+    config = tmp_path / "lane.toml"
+    config.write_text('[node]\nid = "a"\nsite = "b"\nrole = "gate"\n[[devices]]\nname = "x"\n', encoding="utf-8")
+    assert main(["check-config", str(config)]) == 2
+    assert "devices[0].kind: device kind is missing" in capsys.readouterr().err
+
+
+def test_installed_command_runs(tmp_path):
+    if not PORTEDGE.exists():
+        pytest.fail(f"{PORTEDGE} is missing: install the project into .venv (./dev setup)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTEDGE_")}
+    good = subprocess.run([str(PORTEDGE), "check-config", str(EXAMPLES / "pda.toml")],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.startswith("ok: ")
+    bad = subprocess.run([sys.executable, "-m", "agent", "check-config", str(EXAMPLES / "broken-gate-lane.toml")],
+                         capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
+    assert bad.returncode == 2
+    assert len(bad.stderr.splitlines()) == 4
