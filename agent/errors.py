@@ -48,3 +48,12 @@ class InvalidCommandError(RemoteError, ValueError):
 
 class RequestTimeoutError(RemoteError, TimeoutError):
     """The platform did not answer a request in time."""
+
+
+class UnsafeCommandError(LocalError):
+    """An actuating command would endanger someone (e.g. close the barrier on an occupied
+    safety loop); it was refused before reaching the device."""
+
+
+class DeviceRefusedError(RemoteError):
+    """A device answered a command with a refusal (e.g. the gate controller's own interlock)."""

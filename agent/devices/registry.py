@@ -4,8 +4,14 @@ without a camera never imports the HTTP listener)."""
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
 
+from agent.clock import SYSTEM_CLOCK, Clock
 from agent.devices.base import Driver
+from agent.interfaces import DeviceSink
+
+if TYPE_CHECKING:
+    from agent.config.model import NodeConfig
 
 #: kind (as in the config's `kind`) -> "module:Class"
 DRIVERS: dict[str, str] = {
@@ -25,3 +31,12 @@ def driver_class(kind: str) -> type[Driver]:
         raise KeyError(f"no driver for device kind {kind!r}; known: {', '.join(DRIVERS)}") from None
     module_name, class_name = target.split(":")
     return getattr(importlib.import_module(module_name), class_name)
+
+
+#: kinds in the config that have no driver here (fed by something else)
+NOT_DRIVEN = {"wedge": "keyboard-wedge scans are fed by the PDA app, not read from a port"}
+
+
+def build_drivers(config: NodeConfig, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK) -> list[Driver]:
+    """One driver per device in the node config, in config order (wedges are skipped)."""
+    return [driver_class(d.kind)(d, sink, clock) for d in config.devices if d.kind not in NOT_DRIVEN]

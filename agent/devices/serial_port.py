@@ -1,0 +1,194 @@
+"""A serial port for asyncio drivers: opened from a pyserial URL, read on its own thread.
+
+Why a reader thread (and not `asyncio.to_thread(port.read)`): the default executor has a
+handful of workers (cpu+4, i.e. 6 on a 2-core gate PC) shared with everything else that uses
+`to_thread`; a dozen idle ports each parked in a blocking read would starve it. One daemon
+thread per open port blocks in `port.read()` with a short timeout (READ_TIMEOUT_S, so a stop
+is noticed within that time even on URL handlers without `cancel_read`), and hands every
+chunk - or the exception that ended the port - to the event loop with
+`call_soon_threadsafe`. The loop side only ever awaits a queue. At 115200 baud a port makes
+at most ~11.5 kB/s, so the unbounded hand-over queue cannot grow without the loop being
+stalled for minutes.
+
+Writes are short (ACKs, commands) and go through `asyncio.to_thread` so a stalled line
+(hardware flow control) never blocks the loop.
+
+`SerialDriver` is the base for drivers on such a port: it opens the port from the device
+config, pumps bytes into `on_bytes`, calls `on_idle` after `idle_timeout_s` of quiet, and
+raises `DeviceOffline` when the port fails or stays silent past `silence_timeout_s`.
+
+This module must never parse device bytes (codecs do) and never sleep or retry (the
+supervisor owns reopening).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+import serial
+
+from agent.clock import SYSTEM_CLOCK, Clock
+from agent.devices.base import DeviceOffline, Driver
+from agent.interfaces import DeviceSink
+
+log = logging.getLogger(__name__)
+
+READ_TIMEOUT_S = 0.1
+_CHUNK = 4096
+
+
+class SerialPort:
+    """One open pyserial port plus its reader thread. Use `await open()`, `read()`, `close()`."""
+
+    def __init__(self, url: str, *, baudrate: int = 9600, bytesize: int = 8, parity: str = "N",
+                 stopbits: int = 1, name: str = "serial"):
+        self.url = url
+        self.settings = dict(baudrate=baudrate, bytesize=bytesize, parity=parity, stopbits=stopbits)
+        self.name = name
+        self.raw: Any = None  # the pyserial object; tests on loop:// may write into it
+        self._inbox: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failed: BaseException | None = None
+
+    async def open(self) -> None:
+        """Open the port (in a thread: socket:// and rfc2217:// connect over the network)."""
+        try:
+            self.raw = await asyncio.to_thread(
+                serial.serial_for_url, self.url, timeout=READ_TIMEOUT_S, write_timeout=2.0, **self.settings
+            )
+        except (serial.SerialException, OSError, ValueError) as err:
+            raise DeviceOffline(f"cannot open {self.url}: {err}") from err
+        loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._pump, args=(loop,), name=f"serial-{self.name}", daemon=True)
+        self._thread.start()
+
+    def _pump(self, loop: asyncio.AbstractEventLoop) -> None:
+        port = self.raw
+        item: bytes | BaseException
+        while not self._stopping.is_set():
+            try:
+                item = port.read(max(1, min(_CHUNK, port.in_waiting)))
+            except (serial.SerialException, OSError, TypeError, AttributeError) as err:
+                # TypeError/AttributeError: pyserial's posix read after a concurrent close
+                item = err
+            if item == b"":
+                continue
+            try:
+                loop.call_soon_threadsafe(self._inbox.put_nowait, item)
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                return
+            if isinstance(item, BaseException):
+                return
+
+    async def read(self, timeout: float | None) -> bytes:
+        """Next chunk of bytes, or b"" after `timeout` seconds of quiet. Raises DeviceOffline
+        once the port has failed (unplugged, socket closed)."""
+        if self._failed is not None:
+            raise DeviceOffline(f"port {self.url} lost: {self._failed}") from self._failed
+        try:
+            item = await asyncio.wait_for(self._inbox.get(), timeout)
+        except TimeoutError:
+            return b""
+        if isinstance(item, BaseException):
+            self._failed = item
+            raise DeviceOffline(f"port {self.url} lost: {item}") from item
+        return item
+
+    async def write(self, data: bytes) -> None:
+        if self.raw is None or self._failed is not None:
+            raise DeviceOffline(f"port {self.url} is not open")
+        try:
+            await asyncio.to_thread(self.raw.write, data)
+        except (serial.SerialException, OSError) as err:
+            raise DeviceOffline(f"write to {self.url} failed: {err}") from err
+
+    async def close(self) -> None:
+        """Stop the reader and release the port. Safe to call twice."""
+        self._stopping.set()
+        raw, thread = self.raw, self._thread
+        self._thread = None
+        if raw is not None and hasattr(raw, "cancel_read"):
+            try:
+                raw.cancel_read()
+            except Exception:  # noqa: BLE001 - best effort wake-up; the read timeout covers it
+                pass
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 5.0)
+        if raw is not None:
+            self.raw = None
+            try:
+                raw.close()
+            except (serial.SerialException, OSError) as err:
+                log.debug("closing %s: %s", self.url, err)
+
+
+class SerialDriver(Driver):
+    """A driver whose device is a serial line. Subclasses implement `on_bytes` (and maybe
+    `on_idle`, `reset`)."""
+
+    #: seconds of quiet after which `on_idle` runs once (0: never)
+    idle_timeout_s: float = 0.0
+
+    def __init__(self, config: Any, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK):
+        super().__init__(config, sink, clock)
+        self.port: SerialPort | None = None
+
+    def reset(self) -> None:
+        """Forget codec state: called on every (re)open so half a frame from before an unplug
+        never joins the first bytes after it."""
+
+    async def on_bytes(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    async def on_idle(self) -> None:
+        """Called once after `idle_timeout_s` without bytes."""
+
+    async def open(self) -> None:
+        line = self.config.line
+        port = SerialPort(self.config.port, baudrate=line.baudrate, bytesize=line.bytesize,
+                          parity=line.parity, stopbits=line.stopbits, name=self.name)
+        await port.open()
+        self.port = port
+        self.reset()
+
+    async def serve(self) -> None:
+        assert self.port is not None, "serve() before open()"
+        loop = asyncio.get_running_loop()
+        silence = float(getattr(self.config, "silence_timeout_s", 0.0) or 0.0)
+        last_byte = loop.time()
+        idle_pending = False
+        while True:
+            waits = []
+            if idle_pending and self.idle_timeout_s > 0:
+                waits.append(last_byte + self.idle_timeout_s - loop.time())
+            if silence > 0:
+                waits.append(last_byte + silence - loop.time())
+            timeout = max(0.0, min(waits)) if waits else None
+            data = await self.port.read(timeout)
+            now = loop.time()
+            if data:
+                last_byte = now
+                idle_pending = True
+                self.count("bytes", len(data))
+                await self.on_bytes(data)
+                continue
+            if idle_pending and self.idle_timeout_s > 0 and now - last_byte >= self.idle_timeout_s:
+                idle_pending = False
+                await self.on_idle()
+            if silence > 0 and now - last_byte >= silence:
+                self.count("silences")
+                raise DeviceOffline(f"silent for {silence:g} s")
+
+    async def write(self, data: bytes) -> None:
+        if self.port is None:
+            raise DeviceOffline("port is not open")
+        await self.port.write(data)
+
+    async def close(self) -> None:
+        port, self.port = self.port, None
+        if port is not None:
+            await port.close()

@@ -1,0 +1,150 @@
+"""The device supervisor: keeps every driver's port open, and reopens the ones that fail.
+
+Theory of operation. One asyncio task per driver runs this cycle forever:
+
+    open() --ok--> status online --> serve() --raises/returns--> close() --> status --> backoff --+
+      ^  \\--fails--> close() --> status offline ------------------------------------> backoff --+
+      +--------------------------------------------------------------------------------------+
+
+Status reported through the driver (and so to the sink as a `DeviceStatus`):
+  - offline: the port could not be opened or was lost (`OSError`, `DeviceOffline`: USB
+    unplug, socket closed, silent past `silence_timeout_s`);
+  - error:   the driver itself raised something unexpected (a bug, a sink failure) - the
+    device is retried all the same, because one device must never stop the others;
+  - online:  the port is open and being served.
+
+Backoff: attempt n waits d/2 + U(0, d/2) with d = min(cap, base * 2**n) ("equal jitter": a
+fleet of lanes unplugged by the same power cut does not retry in lockstep, and a dead port is
+never hammered with zero delay as full jitter would allow). The attempt count resets once a
+session stayed online for at least `cap` seconds or delivered bytes. Randomness comes from
+the injected seeded `random.Random`.
+
+Invariants: a failure of one driver never cancels or delays another driver's task;
+`stop()` returns only after every driver is closed (threads joined, ports released).
+This module must never read or parse device bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Sequence
+
+from agent.clock import SYSTEM_CLOCK, Clock
+from agent.devices.base import Driver
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    ceiling = min(cap, base * (2 ** min(attempt, 30)))
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+class Supervisor:
+    def __init__(self, drivers: Sequence[Driver], clock: Clock = SYSTEM_CLOCK, rng: random.Random | None = None):
+        self.drivers = list(drivers)
+        self.clock = clock
+        self.rng = rng or random.Random(0)
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = False
+
+    async def run(self) -> None:
+        """Serve every driver until `stop()`; returns when all are closed."""
+        self._stopping = False
+        self._tasks = [asyncio.create_task(self._keep(d), name=f"device-{d.name}") for d in self.drivers]
+        try:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            await self._cancel_all()
+
+    def start(self) -> asyncio.Task:
+        """Run in the background; `await stop()` later."""
+        return asyncio.create_task(self.run(), name="device-supervisor")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        await self._cancel_all()
+
+    async def _cancel_all(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _keep(self, driver: Driver) -> None:
+        attempt = 0
+        cfg = driver.config
+        base = float(getattr(cfg, "reconnect_base_s", 0.5))
+        cap = float(getattr(cfg, "reconnect_cap_s", 30.0))
+        opened_before = False
+        try:
+            while not self._stopping:
+                state, detail, healthy = await self._session(driver, opened_before)
+                opened_before = opened_before or driver.counters.get("opens", 0) > 0
+                if self._stopping:
+                    break
+                if healthy:
+                    attempt = 0
+                await self._report(driver, state, detail)
+                delay = backoff_delay(attempt, base, cap, self.rng)
+                attempt += 1
+                log.debug("device %s: retry in %.2f s (attempt %d)", driver.name, delay, attempt)
+                await asyncio.sleep(delay)
+        finally:
+            await self._close(driver)
+            await self._report(driver, "offline", "stopped")
+
+    async def _session(self, driver: Driver, reopening: bool) -> tuple[str, str, bool]:
+        """One open/serve/close round. Returns the status to report, why, and whether the
+        session was healthy (long enough or delivered bytes: the backoff starts over)."""
+        try:
+            await driver.open()
+        except OSError as err:
+            await self._close(driver)
+            driver.count("open_failures")
+            return "offline", f"cannot open: {err}", False
+        except Exception as err:  # noqa: BLE001 - a driver bug must not stop the other devices
+            log.exception("device %s: open failed unexpectedly", driver.name)
+            await self._close(driver)
+            driver.count("errors")
+            return "error", f"open failed: {type(err).__name__}: {err}", False
+        driver.count("opens")
+        if reopening:
+            driver.count("reconnects")
+        await self._report(driver, "online", "")
+        started = self.clock.monotonic()
+        bytes_before = driver.counters.get("bytes", 0)
+        try:
+            await driver.serve()
+            state, detail = "offline", "serve ended"
+        except OSError as err:
+            driver.count("port_lost")
+            state, detail = "offline", str(err)
+        except Exception as err:  # noqa: BLE001 - see above
+            log.exception("device %s: driver failed", driver.name)
+            driver.count("errors")
+            state, detail = "error", f"{type(err).__name__}: {err}"
+        finally:
+            await self._close(driver)
+        cap = float(getattr(driver.config, "reconnect_cap_s", 30.0))
+        healthy = self.clock.monotonic() - started >= cap or driver.counters.get("bytes", 0) > bytes_before
+        return state, detail, healthy
+
+    async def _close(self, driver: Driver) -> None:
+        try:
+            await asyncio.shield(driver.close())
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - closing a broken port may fail; it is gone either way
+            log.debug("device %s: close failed", driver.name, exc_info=True)
+
+    async def _report(self, driver: Driver, state: str, detail: str) -> None:
+        try:
+            await driver.set_status(state, detail)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a sink that cannot take a status must not stop the device
+            log.warning("device %s: status %s not delivered", driver.name, state, exc_info=True)

@@ -1,0 +1,111 @@
+"""Weighbridge indicator drivers: Mettler Toledo continuous output and Yaohua XK3190-A9.
+
+Indicators stream 10-20 frames a second whether anything changes or not; the lane needs
+"the truck weighs 28,450 kg, stable", not a firehose. Emit rule (`WeightGate.should_emit`):
+
+  a reading is emitted when
+    1. it is the first reading since the port was (re)opened, or
+    2. its `stable` differs from the last emitted one (settled, or motion began), or
+    3. mode, unit or out-of-range differ from the last emitted one, or
+    4. it is stable and differs from the last emitted value by more than `change` (one
+       division for Yaohua, whose display flickers between adjacent divisions while the
+       detector still calls it stable; 0 for Toledo, whose indicator already holds its
+       display steady when stable, so any change is a real one).
+  While in motion, nothing more is emitted until the reading settles: a swinging weight
+  means nothing to a gate decision, and the motion event already said "moving".
+
+Yaohua frames carry no motion flag: `stable` comes from a `StabilityDetector` (N readings
+within +-1 division over T seconds, from the device config) fed with the injected clock.
+
+Counters: frames, garbled, weights (emitted). Garbled bytes are counted and logged at debug.
+This module must never decide anything about a gate transaction, and never emit a reading
+the codec did not frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from agent.codecs.base import Garbled, WeightFrame
+from agent.codecs.stability import StabilityDetector
+from agent.codecs.toledo import ToledoDecoder
+from agent.codecs.yaohua import YaohuaDecoder
+from agent.contract.devices import Weight
+from agent.devices.serial_port import SerialDriver
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WeightGate:
+    """Decides which readings are worth an event (the rule in the module docstring)."""
+
+    change: float = 0.0
+    last: Weight | None = None
+
+    def should_emit(self, w: Weight) -> bool:
+        last = self.last
+        if last is None or w.stable != last.stable:
+            return True
+        if (w.mode, w.unit, w.out_of_range) != (last.mode, last.unit, last.out_of_range):
+            return True
+        if w.stable and abs(w.value - last.value) > self.change + 1e-9:
+            return True
+        return False
+
+
+class _IndicatorDriver(SerialDriver):
+    change: float = 0.0
+
+    def reset(self) -> None:
+        self.decoder = self.make_decoder()
+        self.gate = WeightGate(change=self.change)
+
+    def make_decoder(self) -> Any:
+        raise NotImplementedError
+
+    def stable(self, frame: WeightFrame) -> bool:
+        return bool(frame.stable)
+
+    def to_weight(self, frame: WeightFrame) -> Weight:
+        return Weight(device=self.name, value=frame.value, unit=frame.unit, mode=frame.mode,
+                      stable=self.stable(frame), tare=frame.tare, out_of_range=frame.out_of_range)
+
+    async def on_bytes(self, data: bytes) -> None:
+        for event in self.decoder.feed(data):
+            if isinstance(event, Garbled):
+                self.count("garbled")
+                self.count("garbled_bytes", len(event.data))
+                log.debug("device %s: garbled %s: %r", self.name, event.reason, event.data[:64])
+                continue
+            self.count("frames")
+            weight = self.to_weight(event)
+            if self.gate.should_emit(weight):
+                self.gate.last = weight
+                self.count("weights")
+                await self.emit(weight)
+
+
+class ToledoDriver(_IndicatorDriver):
+    kind = "toledo"
+
+    def make_decoder(self) -> Any:
+        return ToledoDecoder(short=self.config.short_format)
+
+
+class YaohuaDriver(_IndicatorDriver):
+    kind = "yaohua"
+
+    def reset(self) -> None:
+        self.change = self.config.division
+        self.detector = StabilityDetector(self.config.stable_readings, self.config.stable_window_s,
+                                          self.config.division)
+        super().reset()
+
+    def make_decoder(self) -> Any:
+        return YaohuaDecoder(unit=self.config.unit)
+
+    def stable(self, frame: WeightFrame) -> bool:
+        return self.detector.update(frame.value, self.clock.monotonic())

@@ -1,0 +1,124 @@
+"""Barrier safety on the agent side: what the barrier and light outputs may be, given what the
+lane's inputs say. The gate controller enforces the same interlock again (defence in depth).
+
+Theory of operation. `BarrierGuard` is sans-I/O: it holds the lane's wish (barrier open or
+closed), the last I/O snapshot and the fault flags, and `outputs(now)` answers the output
+coils as they must be now. The runner writes them through a `BarrierPort` when they change.
+
+Safety rules (each one is a test in tests/gate/test_barrier.py):
+- never drive the barrier down while the safety loop is occupied, the photocell is broken or
+  the exit loop is occupied; if that happens while it is coming down, drive it up (reverse);
+  if it is already down, leave it down (never lift a barrier into a vehicle's underside);
+- drive it down only once all three have been clear for `holdoff_s` without a break;
+- green only while the lane wants the barrier open AND the open limit is made; red otherwise;
+- unknown inputs (agent start), controller loss and e-stop: the safe state, i.e. no motion,
+  red light, until a fresh snapshot shows the fault gone;
+- an actuating command carries an expiry (monotonic); an expired one is refused, never done.
+
+Never: write to a device, sleep, or let any caller set outputs around `outputs()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.gate.events import Inputs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    barrier_open: bool = False
+    barrier_close: bool = False
+    red: bool = True
+    green: bool = False
+
+
+SAFE = Outputs()
+
+
+class BarrierPort(Protocol):
+    """The gate I/O driver's output side (agent.devices.gate_io offers this)."""
+
+    async def set_outputs(self, *, barrier_open: bool, barrier_close: bool, red: bool, green: bool) -> None: ...
+
+
+class CommandExpired(Exception):
+    """An actuating command reached the barrier after its expiry."""
+
+
+class BarrierGuard:
+    def __init__(self, holdoff_s: float = 1.0):
+        self.holdoff_s = holdoff_s
+        self.want_open = False
+        self.inputs: Inputs | None = None
+        self.estop = False
+        self.controller_lost = False
+        self.clear_since: float | None = None
+        self.reversals = 0
+        self._last = SAFE
+
+    # -- what happened -------------------------------------------------------------------
+    def observe(self, inputs: Inputs, now: float) -> None:
+        """A fresh I/O snapshot: also proves the controller is back."""
+        self.inputs = inputs
+        self.controller_lost = False
+        self.estop = bool(inputs.estop)
+        if self._blocked():
+            self.clear_since = None
+        elif self.clear_since is None:
+            self.clear_since = now
+
+    def lost(self) -> None:
+        """The I/O module stopped answering: we know nothing about the lane any more."""
+        self.controller_lost = True
+        self.inputs = None
+        self.clear_since = None
+
+    def request_open(self, expires_at: float, now: float) -> None:
+        if now >= expires_at:
+            raise CommandExpired(f"open command expired {now - expires_at:.3f} s ago")
+        self.want_open = True
+
+    def request_close(self) -> None:
+        self.want_open = False
+
+    @property
+    def safe_to_actuate(self) -> bool:
+        return self.inputs is not None and not self.estop and not self.controller_lost
+
+    # -- what the coils must be ------------------------------------------------------------
+    def outputs(self, now: float) -> Outputs:
+        out = self._decide(now)
+        if out.barrier_open and self._last.barrier_close and not self.want_open:
+            self.reversals += 1
+        self._last = out
+        return out
+
+    def _blocked(self) -> bool:
+        i = self.inputs
+        return i is None or bool(i.safety or i.photocell_broken or i.exit)
+
+    def _decide(self, now: float) -> Outputs:
+        i = self.inputs
+        if i is None or self.estop or self.controller_lost:
+            return SAFE
+        if self.want_open:
+            green = bool(i.open_limit)
+            return Outputs(barrier_open=not i.open_limit, barrier_close=False, red=not green, green=green)
+        if i.closed_limit:
+            return SAFE  # down and staying down, whatever is on the loops
+        if self._blocked():
+            return Outputs(barrier_open=not i.open_limit, barrier_close=False)  # reverse / hold up
+        held = self.clear_since is not None and now - self.clear_since >= self.holdoff_s
+        if not held:
+            return Outputs(barrier_open=False, barrier_close=False)
+        return Outputs(barrier_open=False, barrier_close=True)
+
+
+def coils_allow_close(inputs: Inputs | None) -> bool:
+    """The rule in one line, for assertions: a close coil may be on only if this holds."""
+    return inputs is not None and not (inputs.safety or inputs.photocell_broken or inputs.exit or inputs.estop)

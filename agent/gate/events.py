@@ -1,0 +1,236 @@
+"""The lane's vocabulary: its states, the events it reacts to and the actions it asks for.
+
+Everything here is plain data. Events come from the devices (loops, cameras, scale), from the
+platform (answers, timeouts), from staff (release, re-read, mode) and from the clock (Tick).
+Actions are what the lane wants done; the runner (agent/gate/runner.py) does them. Nothing
+here performs I/O or reads a clock.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from agent.contract.devices import CameraRead, Weight
+from agent.contract.gate import (
+    Decision,
+    GateTransaction,
+    LaneEvent,
+    Permit,
+    VerifyAnswer,
+    VerifyRequest,
+)
+
+
+class State(enum.Enum):
+    IDLE = "IDLE"
+    ARRIVED = "ARRIVED"
+    IDENTIFIED = "IDENTIFIED"
+    WEIGHED = "WEIGHED"
+    VERIFYING = "VERIFYING"
+    DECIDED = "DECIDED"
+    BARRIER_OPEN = "BARRIER_OPEN"
+    PASSED = "PASSED"
+    CLOSED = "CLOSED"
+    TROUBLE = "TROUBLE"
+
+
+# -- events ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Approach:
+    occupied: bool
+
+
+@dataclass(frozen=True)
+class Safety:
+    occupied: bool
+
+
+@dataclass(frozen=True)
+class Photocell:
+    broken: bool
+
+
+@dataclass(frozen=True)
+class ExitLoop:
+    occupied: bool
+
+
+@dataclass(frozen=True)
+class Read:
+    read: CameraRead
+
+
+@dataclass(frozen=True)
+class Weighed:
+    weight: Weight
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The platform answered gate_verify in time."""
+
+    answer: VerifyAnswer
+
+
+@dataclass(frozen=True)
+class PlatformError:
+    transaction_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PlatformTimeout:
+    """The requester gave up (link down, no answer)."""
+
+    transaction_id: str
+
+
+@dataclass(frozen=True)
+class PermitLookup:
+    """The runner's answer to ConsultPermits: the matching permit, or None."""
+
+    transaction_id: str
+    permit: Permit | None
+
+
+@dataclass(frozen=True)
+class StaffRelease:
+    operator: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reread:
+    pass
+
+
+@dataclass(frozen=True)
+class SetMode:
+    mode: Literal["auto", "manual", "closed"]
+
+
+@dataclass(frozen=True)
+class Tick:
+    pass
+
+
+@dataclass(frozen=True)
+class Advance:
+    """Internal: offered after every transition so pass-through states move on at once."""
+
+
+Event = (
+    Approach | Safety | Photocell | ExitLoop | Read | Weighed | Verdict | PlatformError | PlatformTimeout
+    | PermitLookup | StaffRelease | Reread | SetMode | Tick | Advance
+)
+INPUT_EVENTS = (Approach, Safety, Photocell, ExitLoop)
+
+
+# -- actions -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SendVerify:
+    request: VerifyRequest
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class ConsultPermits:
+    transaction_id: str
+    plate: str | None
+    containers: tuple[str, ...]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class OpenBarrier:
+    transaction_id: str | None
+    expires_at: float  # monotonic: an open not executed by then is refused
+
+
+@dataclass(frozen=True)
+class CloseBarrier:
+    transaction_id: str | None
+
+
+@dataclass(frozen=True)
+class ShowDisplay:
+    text: str
+
+
+@dataclass(frozen=True)
+class RecordTransaction:
+    transaction: GateTransaction
+
+
+@dataclass(frozen=True)
+class RecordLaneEvent:
+    event: LaneEvent
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    name: str
+    deadline: float  # monotonic
+
+
+@dataclass(frozen=True)
+class Journal:
+    """Persist the in-progress transaction (draft) so a restart can record it as aborted;
+    None = the transaction is over (recorded), forget it."""
+
+    transaction_id: str
+    draft: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class AwaitReconcile:
+    """An offline decision was made: keep the question so the platform's answer is recorded."""
+
+    request: VerifyRequest
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class TriggerReread:
+    pass
+
+
+Action = (
+    SendVerify | ConsultPermits | OpenBarrier | CloseBarrier | ShowDisplay | RecordTransaction
+    | RecordLaneEvent | StartTimer | Journal | AwaitReconcile | TriggerReread
+)
+
+
+# -- I/O snapshots -> edge events --------------------------------------------------------
+
+class Inputs(Protocol):
+    """What the gate I/O driver reports (agent.devices.gate_io.IoInputs has these fields)."""
+
+    approach: bool
+    safety: bool
+    exit: bool
+    open_limit: bool
+    closed_limit: bool
+    photocell_broken: bool
+    estop: bool
+
+
+def input_edges(previous: Inputs | None, current: Inputs) -> list[Event]:
+    """The lane events in a new I/O snapshot. The first snapshot reports every input (safe
+    ones too), so the lane never keeps an assumed state. Safety first: a blocked safety loop
+    or photocell must be known before anything that could lead to a close."""
+    out: list[Event] = []
+    if previous is None or previous.safety != current.safety:
+        out.append(Safety(current.safety))
+    if previous is None or previous.photocell_broken != current.photocell_broken:
+        out.append(Photocell(current.photocell_broken))
+    if previous is None or previous.exit != current.exit:
+        out.append(ExitLoop(current.exit))
+    if previous is None or previous.approach != current.approach:
+        out.append(Approach(current.approach))
+    return out

@@ -1,0 +1,83 @@
+"""What the lane must not forget across a crash: the transaction in progress, and the offline
+decisions still waiting for the platform's word.
+
+- `inflight`: one row per lane, rewritten after every state change of its transaction and
+  deleted only after the finished transaction has been recorded (committed to the outbox).
+  A row found at start means the agent died mid-transaction: `aborted_record` turns it into
+  a GateTransaction with outcome "aborted".
+- `reconcile`: one row per offline decision, deleted once a gate_reconcile event has been
+  recorded for it.
+
+Never: delete a row before the record that replaces it has been committed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+
+from agent.contract.devices import CameraRead, Weight
+from agent.contract.gate import ContainerRead, Decision, GateTransaction, VerifyRequest
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS inflight (lane TEXT PRIMARY KEY, transaction_id TEXT NOT NULL, draft TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reconcile (
+    transaction_id TEXT PRIMARY KEY, lane TEXT NOT NULL, request TEXT NOT NULL, decision TEXT NOT NULL);
+"""
+
+
+class Journal:
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        conn.executescript(_SCHEMA)
+
+    # -- the transaction in progress -------------------------------------------------------
+    def save(self, lane: str, transaction_id: str, draft: dict) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO inflight VALUES (?, ?, ?)",
+                          (lane, transaction_id, json.dumps(draft, ensure_ascii=False)))
+
+    def clear(self, lane: str, transaction_id: str) -> None:
+        self.conn.execute("DELETE FROM inflight WHERE lane = ? AND transaction_id = ?", (lane, transaction_id))
+
+    def load(self, lane: str) -> dict | None:
+        row = self.conn.execute("SELECT draft FROM inflight WHERE lane = ?", (lane,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    # -- offline decisions awaiting the platform -------------------------------------------
+    def add_reconcile(self, lane: str, request: VerifyRequest, decision: Decision) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO reconcile VALUES (?, ?, ?, ?)",
+                          (request.transaction_id, lane, request.model_dump_json(), decision.model_dump_json()))
+
+    def get_reconcile(self, transaction_id: str) -> tuple[VerifyRequest, Decision] | None:
+        row = self.conn.execute("SELECT request, decision FROM reconcile WHERE transaction_id = ?",
+                                (transaction_id,)).fetchone()
+        if row is None:
+            return None
+        return VerifyRequest.model_validate_json(row[0]), Decision.model_validate_json(row[1])
+
+    def pending_reconcile(self, lane: str) -> list[tuple[VerifyRequest, Decision]]:
+        rows = self.conn.execute("SELECT request, decision FROM reconcile WHERE lane = ? ORDER BY transaction_id",
+                                 (lane,)).fetchall()
+        return [(VerifyRequest.model_validate_json(r), Decision.model_validate_json(d)) for r, d in rows]
+
+    def done_reconcile(self, transaction_id: str) -> None:
+        self.conn.execute("DELETE FROM reconcile WHERE transaction_id = ?", (transaction_id,))
+
+
+def aborted_record(lane: str, draft: dict, ended_at: datetime) -> GateTransaction:
+    """The journalled draft of a transaction the agent did not live to finish."""
+    state = draft.get("state", "?")
+    reason = draft.get("trouble_reason") or ""
+    return GateTransaction(
+        transaction_id=draft["transaction_id"], lane=lane, type=draft.get("type"), outcome="aborted",
+        plate=CameraRead.model_validate(draft["plate"]) if draft.get("plate") else None,
+        containers=[ContainerRead.model_validate(c) for c in draft.get("containers", [])],
+        reads=[CameraRead.model_validate(r) for r in draft.get("reads", [])],
+        weight=Weight.model_validate(draft["weight"]) if draft.get("weight") else None,
+        decision=Decision.model_validate(draft["decision"]) if draft.get("decision") else None,
+        offline=bool(draft.get("offline")),
+        trouble_reason=f"agent restarted during {state}" + (f" ({reason})" if reason else ""),
+        timings_ms=draft.get("timings_ms", {}),
+        started_at=datetime.fromisoformat(draft["started_at"]), ended_at=ended_at,
+    )

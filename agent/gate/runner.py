@@ -1,0 +1,280 @@
+"""Does what the lane asks: the async side of the gate workflow.
+
+The runner owns the lane, the barrier guard, the permit store and the journal. Every input
+(I/O snapshot, camera read, weight, platform answer, tick, staff command) goes through `_run`,
+which holds one lock: the lane handles the event, the runner does the actions in order
+(follow-up events such as a permit lookup are queued and handled in the same turn), and the
+barrier coils are written last, from the guard, only when they change.
+
+Never: write coils other than through `BarrierGuard.outputs`, execute an expired open, clear
+the journal before the transaction record is committed, or let a recorder or device error
+escape into the event loop (each is logged and counted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from agent.clock import Clock
+from agent.contract.gate import Decision, GateReconcile, LaneEvent, VerifyAnswer, VerifyRequest
+from agent.errors import RequestTimeoutError
+from agent.gate import events as ev
+from agent.gate.barrier import SAFE, BarrierGuard, BarrierPort, CommandExpired, Outputs
+from agent.gate.journal import Journal
+from agent.gate.lane import Lane
+from agent.gate.permits import PermitStore
+from agent.interfaces import Recorder, Requester
+
+log = logging.getLogger(__name__)
+
+
+class LaneDisplay(Protocol):
+    async def show(self, text: str) -> None: ...
+
+
+class LaneRunner:
+    def __init__(self, lane: Lane, guard: BarrierGuard, recorder: Recorder, requester: Requester,
+                 permits: PermitStore, journal: Journal, clock: Clock, port: BarrierPort | None = None,
+                 display: LaneDisplay | None = None, on_reread: Callable[[], Awaitable[None]] | None = None):
+        self.lane, self.guard, self.recorder, self.requester = lane, guard, recorder, requester
+        self.permits, self.journal, self.clock = permits, journal, clock
+        self.port, self.display, self.on_reread = port, display, on_reread
+        self.settings = lane.settings
+        self.counters: Counter[str] = Counter()
+        self.written: Outputs | None = None
+        self.display_text = ""
+        self._prev_inputs: Any = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+        self._unrecorded: set[str] = set()
+
+    # -- inputs ------------------------------------------------------------------------------
+    async def feed(self, *events: ev.Event) -> None:
+        await self._run(list(events))
+
+    async def on_inputs(self, snapshot: Any) -> None:
+        """A gate I/O snapshot: the guard learns it before the lane (safety first)."""
+        self.guard.observe(snapshot, self.clock.monotonic())
+        edges = ev.input_edges(self._prev_inputs, snapshot)
+        self._prev_inputs = snapshot
+        await self._run(edges)
+
+    async def controller_lost(self, detail: str = "") -> None:
+        """The I/O module is gone: safe state, and the lane assumes the worst until it is back."""
+        self.guard.lost()
+        self._prev_inputs = None
+        self.counters["controller_lost"] += 1
+        await self._lane_event("safety", "controller_lost", detail)
+        await self._run([ev.Safety(True), ev.Photocell(True)])
+
+    async def tick(self) -> None:
+        await self._run([ev.Tick()])
+
+    async def safe_state(self, why: str) -> None:
+        """No motion, red light; the lane's wish is 'closed' (closed only when the guard allows)."""
+        async with self._lock:
+            self.guard.request_close()
+            self.written = None  # force a write even if we believe the coils are already safe
+            await self._write(SAFE, why)
+
+    # -- the turn ----------------------------------------------------------------------------
+    async def _run(self, events: list[ev.Event]) -> None:
+        async with self._lock:
+            queue = deque(events)
+            while queue:
+                actions = self.lane.handle(queue.popleft())
+                for action in actions:
+                    follow = await self._do(action)
+                    if follow is not None:
+                        queue.append(follow)
+            await self._write(self.guard.outputs(self.clock.monotonic()), "")
+
+    async def _do(self, action: ev.Action) -> ev.Event | None:
+        match action:
+            case ev.SendVerify(request=request):
+                self._spawn(self._verify(request))
+            case ev.ConsultPermits(transaction_id=tid, plate=plate, containers=containers, at=at):
+                try:
+                    permit = self.permits.find(plate, containers, at)
+                except Exception:  # a broken permit store must not open the barrier
+                    log.exception("permit lookup failed")
+                    self.counters["permit_lookup_failed"] += 1
+                    permit = None
+                return ev.PermitLookup(tid, permit)
+            case ev.OpenBarrier(transaction_id=tid, expires_at=expires_at):
+                await self._open(tid, expires_at)
+            case ev.CloseBarrier():
+                self.guard.request_close()
+            case ev.ShowDisplay(text=text):
+                await self._show(text)
+            case ev.RecordTransaction(transaction=tx):
+                await self._record("gate_transaction", tx, "transactional", tx.transaction_id)
+            case ev.RecordLaneEvent(event=lane_event):
+                await self._record("lane_event", lane_event, "control")
+            case ev.Journal(transaction_id=tid, draft=draft):
+                self._journal(tid, draft)
+            case ev.AwaitReconcile(request=request, decision=decision):
+                self.journal.add_reconcile(self.settings.lane, request, decision)
+            case ev.TriggerReread():
+                if self.on_reread is not None:
+                    await self._guarded(self.on_reread(), "reread_hook_failed")
+            case ev.StartTimer():
+                pass  # the station ticks every tick_s; deadlines live in the lane
+        return None
+
+    async def _open(self, tid: str | None, expires_at: float) -> None:
+        if not self.guard.safe_to_actuate:
+            self.counters["open_refused_unsafe"] += 1
+            log.warning("open for %s refused: lane not safe to actuate", tid)
+            await self._lane_event("barrier", "refused", "unsafe: e-stop, controller lost or inputs unknown", tid)
+            await self._show("SEE STAFF: barrier cannot open")
+            return
+        try:
+            self.guard.request_open(expires_at, self.clock.monotonic())
+        except CommandExpired as err:
+            self.counters["open_refused_expired"] += 1
+            log.warning("open for %s refused: %s", tid, err)
+            await self._lane_event("barrier", "refused", f"expired: {err}", tid)
+
+    # -- platform ----------------------------------------------------------------------------
+    async def _verify(self, request: VerifyRequest) -> None:
+        tid = request.transaction_id
+        try:
+            response = await self.requester.request("gate_verify", request, timeout=self.settings.late_answer_s)
+        except (RequestTimeoutError, TimeoutError):
+            self.counters["verify_timeout"] += 1
+            await self._run([ev.PlatformTimeout(tid)])
+            return
+        except Exception as err:  # the link's trouble is the lane's trouble, not a crash
+            log.exception("gate_verify for %s failed", tid)
+            await self._run([ev.PlatformError(tid, f"{type(err).__name__}: {err}"[:300])])
+            return
+        if not response.ok or response.body is None:
+            reason = response.error.reason if response.error else "empty answer"
+            await self._run([ev.PlatformError(tid, reason[:300])])
+            return
+        answer = _answer(response.body)
+        async with self._lock:
+            pending = self.journal.get_reconcile(tid)
+        if pending is not None:
+            await self._reconciled(pending[0], pending[1], answer, "late answer")
+        else:
+            await self._run([ev.Verdict(answer)])
+
+    async def reconcile(self) -> int:
+        """Ask again about every offline decision not yet reconciled. Returns how many were."""
+        done = 0
+        for request, decision in self.journal.pending_reconcile(self.settings.lane):
+            try:
+                response = await self.requester.request("gate_verify", request, timeout=self.settings.verify_s)
+            except (RequestTimeoutError, TimeoutError):
+                break  # still offline: try again later
+            if not response.ok or response.body is None:
+                self.counters["reconcile_refused"] += 1
+                continue
+            if await self._reconciled(request, decision, _answer(response.body), "asked again"):
+                done += 1
+        return done
+
+    async def _reconciled(self, request: VerifyRequest, decision: Decision, answer: VerifyAnswer, how: str) -> bool:
+        agree = answer.allow == decision.allow
+        body = GateReconcile(transaction_id=request.transaction_id, lane=self.settings.lane, offline=decision,
+                             platform=answer, agree=agree, detail=how)
+        if not agree:
+            log.warning("offline decision for %s disagrees with the platform: %s", request.transaction_id, answer.reason)
+        if await self._record("gate_reconcile", body, "transactional", request.transaction_id):
+            self.journal.done_reconcile(request.transaction_id)
+            self.counters["reconciled"] += 1
+            return True
+        return False
+
+    # -- side effects ------------------------------------------------------------------------
+    async def _record(self, type_: str, body: Any, priority: str, tid: str | None = None) -> bool:
+        try:
+            await self.recorder.record(type_, body, priority)
+            return True
+        except Exception:
+            # keep the journal row: a restart records the transaction as aborted, not lost
+            log.exception("could not record %s", type_)
+            self.counters[f"record_failed.{type_}"] += 1
+            if tid is not None and type_ == "gate_transaction":
+                self._unrecorded.add(tid)
+            return False
+
+    def _journal(self, tid: str, draft: dict | None) -> None:
+        try:
+            if draft is not None:
+                self.journal.save(self.settings.lane, tid, draft)
+            elif tid not in self._unrecorded:
+                self.journal.clear(self.settings.lane, tid)
+        except Exception:
+            log.exception("journal write failed for %s", tid)
+            self.counters["journal_failed"] += 1
+
+    async def _lane_event(self, what: str, value: str, detail: str = "", tid: str | None = None) -> None:
+        tid = tid or (self.lane.tx.transaction_id if self.lane.tx else None)
+        await self._record("lane_event", LaneEvent(lane=self.settings.lane, what=what, value=value,
+                                                   transaction_id=tid, detail=detail[:500]), "control")
+
+    async def _show(self, text: str) -> None:
+        self.display_text = text
+        if self.display is not None:
+            await self._guarded(self.display.show(text), "display_failed")
+
+    async def _write(self, out: Outputs, why: str) -> None:
+        if out == self.written:
+            return
+        if self.port is not None:
+            try:
+                await self.port.set_outputs(**asdict(out))
+            except Exception as err:
+                log.warning("barrier outputs not written: %s", err)
+                self.counters["output_write_failed"] += 1
+                return
+        before, self.written = self.written, out
+        await self._lane_event("barrier", _motion(out), why)
+        if before is None or (before.red, before.green) != (out.red, out.green):
+            await self._lane_event("light", "green" if out.green else "red")
+
+    async def _guarded(self, awaitable: Awaitable[Any], counter: str) -> None:
+        try:
+            await awaitable
+        except Exception:
+            log.exception(counter)
+            self.counters[counter] += 1
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait for outstanding platform requests (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _answer(body: Any) -> VerifyAnswer:
+    if isinstance(body, VerifyAnswer):
+        return body
+    if hasattr(body, "model_dump"):
+        body = body.model_dump()
+    return VerifyAnswer.model_validate(body)
+
+
+def _motion(out: Outputs) -> str:
+    if out.barrier_open:
+        return "opening"
+    if out.barrier_close:
+        return "closing"
+    return "stopped"

@@ -1,0 +1,121 @@
+r"""A gate station: one lane's workflow wired to its devices, the outbox and the platform.
+
+    gate_io snapshots / DeviceStatus --\
+    camera reads (CameraRead) ----------+--> GateStation.emit --> LaneRunner --> Lane (pure)
+    weighbridge (Weight) --------------/                               |--> BarrierGuard --> BarrierPort
+                                                                       |--> Recorder (outbox)
+                                                                       \--> Requester (gate_verify)
+
+The station is also a `DeviceSink` for workflow routing: the runtime records what must be
+recorded first, then hands the event here. Devices not named in the `[gate]` section are
+ignored. `start()` recovers an interrupted transaction and puts the barrier in the safe
+state; `run()` ticks the lane and retries reconciliation until cancelled.
+
+Never: start handling trucks before `start()` has recorded an interrupted transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from agent.clock import SYSTEM_CLOCK, Clock
+from agent.config.model import GateSection
+from agent.contract.devices import CameraRead, Weight
+from agent.contract.envelope import new_id
+from agent.contract.gate import GateTransaction
+from agent.contract.node import DeviceStatus
+from agent.gate import commands
+from agent.gate import events as ev
+from agent.gate.barrier import BarrierGuard, BarrierPort
+from agent.gate.journal import Journal, aborted_record
+from agent.gate.lane import Lane
+from agent.gate.permits import PermitStore
+from agent.gate.runner import LaneDisplay, LaneRunner
+from agent.gate.store import open_gate_db
+from agent.interfaces import Recorder, Requester
+
+log = logging.getLogger(__name__)
+_INPUT_FIELDS = ("approach", "safety", "exit", "open_limit", "closed_limit", "photocell_broken", "estop")
+
+
+class GateStation:
+    def __init__(self, settings: GateSection, recorder: Recorder, requester: Requester, *,
+                 port: BarrierPort | None = None, clock: Clock = SYSTEM_CLOCK, display: LaneDisplay | None = None,
+                 new_id: Callable[[], str] = new_id, on_reread: Callable[[], Awaitable[None]] | None = None,
+                 reconcile_every_s: float = 60.0):
+        self.settings, self.clock, self.recorder = settings, clock, recorder
+        self.reconcile_every_s = reconcile_every_s
+        self.db = open_gate_db(settings.state_path)
+        self.permits = PermitStore(self.db)
+        self.journal = Journal(self.db)
+        self.lane = Lane(settings, clock, new_id)
+        self.guard = BarrierGuard(settings.holdoff_s)
+        self.runner = LaneRunner(self.lane, self.guard, recorder, requester, self.permits, self.journal, clock,
+                                 port=port, display=display, on_reread=on_reread)
+        self.started = False
+
+    # -- life cycle --------------------------------------------------------------------------
+    async def start(self) -> GateTransaction | None:
+        """Safe state first, then record any transaction a crash interrupted."""
+        await self.runner.safe_state("agent start")
+        aborted = await self.recover()
+        self.started = True
+        return aborted
+
+    async def recover(self) -> GateTransaction | None:
+        draft = self.journal.load(self.settings.lane)
+        if draft is None:
+            return None
+        record = aborted_record(self.settings.lane, draft, self.clock.now())
+        log.warning("transaction %s was interrupted (%s): recording it as aborted",
+                    record.transaction_id, record.trouble_reason)
+        await self.recorder.record("gate_transaction", record, "transactional")  # raises: keep the row
+        self.journal.clear(self.settings.lane, record.transaction_id)
+        await self.runner.safe_state("recovered an interrupted transaction")
+        return record
+
+    async def run(self) -> None:
+        """Tick the lane and retry reconciliation until cancelled."""
+        if not self.started:
+            await self.start()
+        next_reconcile = self.clock.monotonic()
+        while True:
+            await self.runner.tick()
+            if self.clock.monotonic() >= next_reconcile:
+                next_reconcile = self.clock.monotonic() + self.reconcile_every_s
+                try:
+                    await self.runner.reconcile()
+                except Exception:
+                    log.exception("reconciliation failed")
+            await asyncio.sleep(self.settings.tick_s)
+
+    async def close(self) -> None:
+        await self.runner.close()
+        self.db.close()
+
+    # -- routing -----------------------------------------------------------------------------
+    async def emit(self, device: str, event: Any) -> None:
+        """DeviceSink: route a device's event to the lane; anything else is ignored."""
+        cfg = self.settings
+        try:
+            if isinstance(event, DeviceStatus):
+                if device == cfg.io and event.status != "online":
+                    await self.runner.controller_lost(f"{device}: {event.status} {event.detail}")
+            elif isinstance(event, CameraRead):
+                if not cfg.cameras or device in cfg.cameras:
+                    await self.runner.feed(ev.Read(event))
+            elif isinstance(event, Weight):
+                if device == cfg.scale:
+                    await self.runner.feed(ev.Weighed(event))
+            elif all(hasattr(event, name) for name in _INPUT_FIELDS):
+                if cfg.io is None or device == cfg.io:
+                    await self.runner.on_inputs(event)
+        except Exception:  # a bad event is counted, never a crash of the driver that sent it
+            log.exception("gate station could not handle %s from %s", type(event).__name__, device)
+            self.runner.counters["route_failed"] += 1
+
+    def command_handlers(self) -> dict[str, commands.Handler]:
+        return commands.handlers(self)

@@ -1,0 +1,172 @@
+"""Commands from the platform: validate against the contract, run once, answer every time.
+
+Order of checks (each failure is answered with an error Response on the command's reply
+topic, with its correlation id, and counted as `command_<code>`):
+    size -> JSON -> known command with a handler -> schema -> addressed to this node
+    -> already answered (duplicate: the stored answer goes out again, nothing runs)
+    -> expired -> the handler.
+A duplicate check comes before the expiry check so a re-delivered command that was executed
+gets its original answer rather than an "expired" that would contradict it.
+
+Answers go through the outbox (control class), stored in the same transaction as the
+"answered" record, so a crash can neither lose an answer nor run a command twice after one
+was given. This module must never let a handler's exception escape into the link.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agent.clock import Clock
+from agent.contract.catalog import COMMANDS
+from agent.contract.envelope import MAX_COMMAND_BYTES, Command, ErrorBody, Response, peek_fields
+from agent.contract.topics import Kind, Topic
+from agent.errors import InvalidCommandError, StorageFullError
+from agent.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Command], Awaitable[BaseModel | None]]
+_CODES = set(ErrorBody.model_fields["code"].annotation.__args__)  # the Literal's values
+
+
+def _valid_reply_topic(topic: Any) -> bool:
+    return isinstance(topic, str) and 0 < len(topic) <= 256 and not any(c in topic for c in "+#\0")
+
+
+class CommandDesk:
+    def __init__(self, site: str, node: str, outbox: Outbox, clock: Clock, count: Callable[[str], None]):
+        self._site = site
+        self._node = node
+        self._outbox = outbox
+        self._clock = clock
+        self._count = count
+        self._handlers: dict[str, Handler] = {}
+        self._running: set[str] = set()
+
+    def register(self, name: str, handler: Handler) -> None:
+        if name not in COMMANDS:
+            raise ValueError(f"{name!r} is not a command in the contract (known: {', '.join(sorted(COMMANDS))})")
+        self._handlers[name] = handler
+
+    async def handle(self, name: str, payload: bytes, props: dict[str, Any]) -> None:
+        try:
+            await self._handle(name, payload, props)
+        except StorageFullError as err:
+            self._count("command_answer_not_stored")
+            log.error("command %s: the answer could not be stored: %s", name, err)
+        except Exception:  # noqa: BLE001 - a command must never take the agent down
+            self._count("command_internal")
+            log.exception("command %s: unexpected failure while answering", name)
+
+    def _reply_topic(self, name: str, *candidates: Any) -> str:
+        for topic in candidates:
+            if _valid_reply_topic(topic):
+                return topic
+        return str(Topic(self._site, self._node, Kind.RES, name))
+
+    async def _refuse(self, name: str, code: str, reason: str, peek: dict[str, Any], props: dict[str, Any]) -> None:
+        self._count(f"command_{code}")
+        log.warning("command %s refused (%s): %s", name, code, reason)
+        corr = peek.get("correlation_id") or _text(props.get("CorrelationData")) or peek.get("id") or "unknown"
+        response = Response(node=self._node, type=name, correlation_id=corr[:64], ok=False,
+                            error=ErrorBody(code=code, reason=reason[:2000]), ts=self._clock.now())
+        topic = self._reply_topic(name, peek.get("reply_to"), props.get("ResponseTopic"))
+        await self._outbox.put_response(response, topic)
+
+    async def _handle(self, name: str, payload: bytes, props: dict[str, Any]) -> None:
+        if len(payload) > MAX_COMMAND_BYTES:
+            # a payload far over the limit is not even parsed: the reply topic then comes from
+            # the MQTT 5 properties or the node's own res/<name>
+            peek = _peek(payload) if len(payload) <= 4 * MAX_COMMAND_BYTES else {}
+            await self._refuse(name, "oversize", f"command is {len(payload)} bytes; the limit is {MAX_COMMAND_BYTES}",
+                               peek, props)
+            return
+        try:
+            raw = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as err:
+            await self._refuse(name, "invalid_json", f"payload is not JSON: {err}", {}, props)
+            return
+        peek = peek_fields(raw)
+        spec, handler = COMMANDS.get(name), self._handlers.get(name)
+        if spec is None or handler is None:
+            await self._refuse(name, "unknown_command", f"this node has no command {name!r}", peek, props)
+            return
+        try:
+            command = spec.wrapper.model_validate(raw)
+        except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors()[:10])
+            await self._refuse(name, "invalid_schema", problems, peek, props)
+            return
+        if command.type != name:
+            await self._refuse(name, "invalid_schema", f"type {command.type!r} does not match topic {name!r}", peek, props)
+            return
+        if command.node != self._node:
+            await self._refuse(name, "wrong_node", f"command is for node {command.node!r}, this is {self._node!r}",
+                               peek, props)
+            return
+        if await self._answer_again(command):
+            return
+        if command.expired(self._clock.now()):
+            await self._refuse(name, "expired", f"command expired at {command.expires_at.isoformat()}", peek, props)
+            return
+        await self._run(name, handler, command)
+
+    async def _answer_again(self, command: Command) -> bool:
+        if command.id in self._running:
+            self._count("command_duplicate")
+            return True  # the first copy is running; its answer will go out
+        stored = self._outbox.answer_for(command.id)
+        if stored is None:
+            return False
+        self._count("command_duplicate")
+        topic, payload = stored
+        answer = Response.model_validate_json(payload).model_copy(update={"seq": 0})
+        await self._outbox.put_response(answer, topic)
+        return True
+
+    async def _run(self, name: str, handler: Handler, command: Command) -> None:
+        self._running.add(command.id)
+        try:
+            try:
+                body = await handler(command)
+                if body is not None and not isinstance(body, BaseModel):
+                    raise TypeError(f"handler returned {type(body).__name__}, not a pydantic model")
+                response = Response(node=self._node, type=name, correlation_id=command.correlation_id, ok=True,
+                                    body=body, ts=self._clock.now())
+            except InvalidCommandError as err:
+                code = err.code if err.code in _CODES else "refused"
+                self._count(f"command_{code}")
+                response = self._error(name, command, code, err.reason)
+            except Exception as err:  # noqa: BLE001 - answered as "internal", logged, agent keeps running
+                self._count("command_internal")
+                log.exception("command %s (%s): handler failed", name, command.id)
+                response = self._error(name, command, "internal", f"{type(err).__name__}: {err}")
+            await self._outbox.put_response(response, self._reply_topic(name, command.reply_to), answers=command.id)
+        finally:
+            self._running.discard(command.id)
+
+    def _error(self, name: str, command: Command, code: str, reason: str) -> Response:
+        return Response(node=self._node, type=name, correlation_id=command.correlation_id, ok=False,
+                        error=ErrorBody(code=code, reason=reason[:2000]), ts=self._clock.now())
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes | bytearray):
+        try:
+            return bytes(value).decode() or None
+        except UnicodeDecodeError:
+            return None
+    return value if isinstance(value, str) and value else None
+
+
+def _peek(payload: bytes) -> dict[str, Any]:
+    try:
+        return peek_fields(json.loads(payload))
+    except (ValueError, UnicodeDecodeError):
+        return {}

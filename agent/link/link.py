@@ -1,0 +1,369 @@
+"""The link: one node's MQTT session with the platform, owned by one asyncio loop.
+
+It drains the outbox in (priority, seq) order with QoS 1 and a bounded in-flight window,
+acks rows on PUBACK (the outbox deletes them in batches on its writer thread, never inside a
+paho callback), re-sends what was in flight after a reconnect (same id, same seq), keeps a
+persistent session for commands, announces itself with a retained birth state and a retained
+last will, answers commands, asks the platform questions, and beats.
+
+States: stopped -> connecting -> connected -> (lost -> waiting(backoff) -> connecting)* ->
+stopping -> stopped. The reconnect delay is drawn with full jitter from a seeded Random;
+there is no attempt limit.
+
+Requests (`request`) do NOT go through the outbox: an answer to "may this truck pass" is
+only useful while the truck waits, so a request is sent at once when connected and fails
+fast with RequestTimeoutError when not; the caller (the lane) decides offline. What the
+request decided is then recorded durably as an event by its caller.
+
+This module must never touch paho except through NetThread, delete a row before its PUBACK,
+or let one bad message stop the link.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import ssl
+from collections import Counter
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from pydantic import BaseModel, ValidationError
+
+from agent import __version__
+from agent.clock import SYSTEM_CLOCK, Clock
+from agent.config.model import NodeConfig
+from agent.contract.catalog import REQUESTS
+from agent.contract.envelope import Envelope, Response, dump, new_id
+from agent.contract.node import Health, Heartbeat, NodeState
+from agent.contract.topics import Kind, Topic, TopicError, node_filter
+from agent.errors import RequestTimeoutError, StorageFullError
+from agent.health import assemble
+from agent.link import net
+from agent.link.backoff import Backoff
+from agent.link.commands import CommandDesk, Handler
+from agent.outbox import Outbox, Row
+
+log = logging.getLogger(__name__)
+
+
+def make_client(config: NodeConfig, will: bytes, state_topic: str) -> tuple[mqtt.Client, dict[str, Any]]:
+    """A configured paho client and its connect() arguments. TLS, once configured, is the only
+    way in: a failed handshake is an error, never a retry over plain TCP."""
+    b = config.broker
+    v5 = b.mqtt_version == "5"
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=config.client_id,
+                         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False,
+                         reconnect_on_failure=False)
+    client.max_inflight_messages_set(0)  # the link bounds the window itself
+    client.max_queued_messages_set(0)
+    client.connect_timeout = 5.0
+    if b.username is not None:
+        client.username_pw_set(b.username, b.password)
+    if b.tls or b.ca_file is not None:
+        client.tls_set(ca_certs=str(b.ca_file) if b.ca_file else None,
+                       certfile=str(b.cert_file) if b.cert_file else None,
+                       keyfile=str(b.key_file) if b.key_file else None, cert_reqs=ssl.CERT_REQUIRED)
+    client.will_set(state_topic, will, qos=1, retain=True)
+    args: dict[str, Any] = {"host": b.host, "port": b.port, "keepalive": b.keepalive_s}
+    if v5:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = b.session_expiry_s
+        args.update(clean_start=False, properties=props)
+    return client, args
+
+
+class Link:
+    def __init__(self, config: NodeConfig, outbox: Outbox, *, clock: Clock = SYSTEM_CLOCK,
+                 rng: random.Random | None = None):
+        self._config = config
+        self._outbox = outbox
+        self._clock = clock
+        self._site, self._node = config.node.site, config.node.id
+        self._v5 = config.broker.mqtt_version == "5"
+        self._backoff = Backoff(config.broker.reconnect_base_s, config.broker.reconnect_cap_s, rng or random.Random())
+        self._window = config.broker.inflight
+        self._state_topic = str(Topic(self._site, self._node, Kind.STATE))
+        self._errors: Counter[str] = Counter()
+        self._desk = CommandDesk(self._site, self._node, outbox, clock, self._count)
+        self._requests: dict[str, asyncio.Future[Response]] = {}
+        self._inflight: set[int] = set()
+        self._connected = False
+        self._started = False
+        self._stopping = False
+        self._last_error: str | None = None
+        self._refused = 0
+        self._tasks: set[asyncio.Task] = set()
+        self._reconnect: asyncio.TimerHandle | None = None
+        self._net: net.NetThread | None = None
+        self._started_at = clock.monotonic()
+        self.connects = 0
+
+    # -- public -----------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    def register_command(self, name: str, handler: Handler) -> None:
+        self._desk.register(name, handler)
+
+    def health(self) -> Health:
+        reasons = []
+        if not self._connected:
+            reasons.append(f"not connected to the broker: {self._last_error or 'connecting'}")
+        if self._refused:
+            reasons.append(f"broker refused {self._refused} publish(es): check the ACL")
+        return assemble(self._connected, self._outbox.stats(), self._errors, reasons)
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started, self._stopping = True, False
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._gone = asyncio.Event()
+        client, args = make_client(self._config, dump(self._state("lost")), self._state_topic)
+        self._net = net.NetThread(client, self._loop, self._deliver, args)
+        self._outbox.add_listener(self._rows_committed)
+        self._net.start()
+        self._net.connect()
+        self._spawn(self._pump(), "portedge-link-pump")
+        self._spawn(self._heartbeat(), "portedge-link-heartbeat")
+
+    async def stop(self) -> None:
+        """Publish a clean offline state, disconnect, and end the network thread."""
+        if not self._started or self._stopping:
+            return
+        self._stopping = True
+        if self._reconnect is not None:
+            self._reconnect.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        assert self._net is not None
+        if self._connected:
+            sent = asyncio.Event()
+            self._net.publish(self._state_topic, dump(self._state("offline")), retain=True, on_ack=sent.set)
+            try:
+                await asyncio.wait_for(sent.wait(), 3.0)
+            except TimeoutError:
+                log.warning("offline state not acknowledged before disconnect")
+            self._gone.clear()
+            self._net.disconnect()
+            try:
+                await asyncio.wait_for(self._gone.wait(), 3.0)
+            except TimeoutError:
+                pass
+        await asyncio.to_thread(self._net.stop)
+        await asyncio.sleep(0)  # let events the thread posted last be delivered
+        self._outbox.remove_listener(self._rows_committed)
+        self._outbox.release(list(self._inflight))
+        self._inflight.clear()
+        self._connected = False
+        for future in self._requests.values():
+            if not future.done():
+                future.set_exception(RequestTimeoutError("the link stopped"))
+        self._started = False
+
+    async def request(self, name: str, body: BaseModel, timeout: float) -> Response:
+        """agent.interfaces.Requester: publish req/<name>, await rsp/<name> with the same
+        correlation id. Fails fast when not connected (see the module docstring)."""
+        if not self._connected or self._net is None:
+            self._count("request_not_connected")
+            raise RequestTimeoutError(f"{name}: not connected to the broker ({self._last_error or 'connecting'})")
+        correlation = new_id()
+        reply_to = str(Topic(self._site, self._node, Kind.RSP, name))
+        envelope = Envelope(node=self._node, type=name, body=body, correlation_id=correlation, reply_to=reply_to,
+                            ts=self._clock.now())
+        props = None
+        if self._v5:
+            props = Properties(PacketTypes.PUBLISH)
+            props.CorrelationData = correlation.encode()
+            props.ResponseTopic = reply_to
+            props.MessageExpiryInterval = max(1, int(timeout))
+        future: asyncio.Future[Response] = self._loop.create_future()
+        self._requests[correlation] = future
+        try:
+            self._net.publish(str(Topic(self._site, self._node, Kind.REQ, name)), dump(envelope), properties=props)
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            self._count("request_timeout")
+            raise RequestTimeoutError(f"{name}: no answer from the platform within {timeout:g} s") from None
+        finally:
+            self._requests.pop(correlation, None)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _count(self, kind: str) -> None:
+        self._errors[kind] += 1
+
+    def _spawn(self, coro, name: str) -> None:
+        task = self._loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _state(self, status: str) -> NodeState:
+        depth = self._outbox.stats().depth if status != "lost" else 0
+        return NodeState(status=status, role=self._config.node.role, version=__version__,
+                         devices=[d.name for d in self._config.devices], outbox_depth=depth,
+                         health=self.health() if status == "online" else None, since=self._clock.now())
+
+    def _rows_committed(self) -> None:
+        """Called on the outbox writer thread after a commit: wake the pump."""
+        try:
+            self._loop.call_soon_threadsafe(self._wake.set)
+        except RuntimeError:
+            pass
+
+    def _deliver(self, events: list[tuple]) -> None:
+        for event in events:
+            kind = event[0]
+            try:
+                if kind == net.ACKED:
+                    self._acked(event[1])
+                elif kind == "call":
+                    event[1]()
+                elif kind == net.MESSAGE:
+                    self._on_message(*event[1:])
+                elif kind == net.CONNECTED:
+                    self._on_connected(event[1])
+                elif kind == net.DISCONNECTED:
+                    self._on_lost(f"connection lost ({event[1]})")
+                elif kind == net.CONNECT_FAILED:
+                    self._count("connect_failed")
+                    self._last_error = event[1]
+                    log.error("broker %s: %s", self._config.broker.url, event[1])
+                    self._on_lost(None)
+                elif kind == net.PUBLISH_REFUSED:
+                    self._refused += 1
+                    self._count("publish_refused")
+                    log.error("broker refused a publish (row %s): %s", event[1], event[2])
+            except Exception:  # noqa: BLE001 - one bad event must not stop the others
+                log.exception("link event %s failed", kind)
+
+    def _on_connected(self, session_present: bool) -> None:
+        assert self._net is not None
+        self._connected = True
+        self.connects += 1
+        self._last_error = None
+        self._backoff.reset()
+        self._net.subscribe([node_filter(self._site, self._node, Kind.CMD), node_filter(self._site, self._node, Kind.RSP)])
+        self._net.publish(self._state_topic, dump(self._state("online")), retain=True)
+        self._outbox.save_health(self.health().model_dump_json())
+        self._wake.set()
+        log.info("connected to %s (session present: %s)", self._config.broker.url, session_present)
+
+    def _on_lost(self, reason: str | None) -> None:
+        was = self._connected
+        self._connected = False
+        if self._inflight:
+            self._outbox.release(list(self._inflight))  # the outbox hands them out again, same id
+            self._inflight.clear()
+        self._gone.set()
+        if reason and was and not self._stopping:
+            self._count("disconnects")
+            self._last_error = reason
+            log.warning("broker %s: %s", self._config.broker.url, reason)
+        if self._stopping or (self._reconnect is not None and not self._reconnect.cancelled()
+                              and self._reconnect.when() > self._loop.time()):
+            return
+        delay = self._backoff.next_delay()
+        self._reconnect = self._loop.call_later(delay, self._reconnect_now)
+
+    def _reconnect_now(self) -> None:
+        self._reconnect = None
+        if not self._stopping and self._net is not None:
+            self._net.connect()
+
+    def _acked(self, rids: list[int]) -> None:
+        if not rids:
+            return
+        self._inflight.difference_update(rids)
+        self._outbox.ack(rids)
+        self._wake.set()
+
+    def _properties(self, row: Row) -> Properties | None:
+        if not self._v5 or not (row.correlation_id or row.reply_to or row.expires):
+            return None
+        props = Properties(PacketTypes.PUBLISH)
+        if row.correlation_id:
+            props.CorrelationData = row.correlation_id.encode()
+        if row.reply_to:
+            props.ResponseTopic = row.reply_to
+        if row.expires:
+            props.MessageExpiryInterval = max(1, int(row.expires - self._clock.now().timestamp()))
+        return props
+
+    async def _pump(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), 1.0)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            while self._connected and self._net is not None:
+                room = self._window - len(self._inflight)
+                if room <= 0:
+                    break
+                rows = self._outbox.next_batch(room)
+                if not rows:
+                    break
+                self._inflight.update(r.rid for r in rows)
+                self._net.publish_rows([(r.rid, r.topic_for(self._site, self._node), r.payload, self._properties(r))
+                                        for r in rows])
+
+    async def _heartbeat(self) -> None:
+        every = self._config.node.heartbeat_s
+        while True:
+            await asyncio.sleep(every)
+            health = self.health()
+            beat = Heartbeat(uptime_s=max(0.0, self._clock.monotonic() - self._started_at), health=health)
+            try:
+                await self._outbox.aput("heartbeat", beat, "telemetry", timeout=every)
+            except StorageFullError as err:
+                self._count("heartbeat_not_stored")
+                log.warning("heartbeat not stored: %s", err)
+            self._outbox.save_health(health.model_dump_json())
+
+    def _on_message(self, topic_text: str, payload: bytes, props: dict[str, Any]) -> None:
+        try:
+            topic = Topic.parse(topic_text)
+        except TopicError:
+            self._count("unexpected_topic")
+            return
+        if topic.node != self._node or topic.site != self._site:
+            self._count("unexpected_topic")
+            return
+        if topic.kind is Kind.CMD:
+            self._spawn(self._desk.handle(topic.name or "", payload, props), f"portedge-cmd-{topic.name}")
+        elif topic.kind is Kind.RSP:
+            self._on_response(topic.name or "", payload)
+        else:
+            self._count("unexpected_topic")
+
+    def _on_response(self, name: str, payload: bytes) -> None:
+        spec = REQUESTS.get(name)
+        model = Response[spec.answer] if spec is not None and spec.answer is not None else Response[dict]
+        try:
+            response = model.model_validate_json(payload)
+        except (ValidationError, ValueError) as err:
+            self._count("invalid_response")
+            log.warning("invalid %s response dropped: %s", name, str(err)[:300])
+            try:
+                correlation = json.loads(payload).get("correlation_id")
+            except (ValueError, AttributeError):
+                return
+            future = self._requests.get(correlation) if isinstance(correlation, str) else None
+            if future is not None and not future.done():
+                future.set_exception(RequestTimeoutError(f"{name}: the platform's answer is invalid"))
+            return
+        future = self._requests.get(response.correlation_id)
+        if future is None or future.done():
+            self._count("late_response")  # answered after its timeout, or not ours
+            return
+        future.set_result(response)

@@ -1,0 +1,240 @@
+"""The network thread: the only thread that ever touches the paho client.
+
+paho-mqtt is not safe to drive from two threads without its own `loop_start` thread, and
+that thread reconnects on paho's schedule (no jitter) and keeps its own resend queue. So we
+drive paho ourselves with `loop_read/loop_write/loop_misc` around one `select()`, take work
+from the asyncio side through a queue plus a wake-up socket, and hand every paho event back
+to the asyncio loop in order, batched, with `call_soon_threadsafe`.
+
+Invariants:
+- Every paho call happens on this thread.
+- Events reach the loop in the order paho produced them (PUBACKs before the disconnect that
+  followed them), in at most one `call_soon_threadsafe` per select round.
+- paho's own resend queue is emptied before each connect: the outbox is the only source of
+  truth for what still has to go out (the link re-sends released rows itself).
+
+This module must never touch SQLite, decide when to reconnect, or block on the asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import select
+import socket
+import ssl
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+log = logging.getLogger(__name__)
+
+#: event kinds handed to the loop: (kind, *args)
+CONNECTED, CONNECT_FAILED, DISCONNECTED, ACKED, MESSAGE, PUBLISH_REFUSED = (
+    "connected", "connect_failed", "disconnected", "acked", "message", "publish_refused")
+
+
+def describe_connect_error(err: BaseException) -> str:
+    if isinstance(err, ssl.SSLCertVerificationError):
+        return f"TLS certificate verification failed: {err.verify_message or err}"
+    if isinstance(err, ssl.SSLError):
+        return f"TLS handshake failed: {err.reason or err}"
+    if isinstance(err, ConnectionRefusedError):
+        return "connection refused (is the broker running on that port?)"
+    if isinstance(err, TimeoutError | socket.timeout):
+        return "connection timed out"
+    return f"{type(err).__name__}: {err}"
+
+
+class NetThread:
+    def __init__(self, client: mqtt.Client, loop: asyncio.AbstractEventLoop,
+                 deliver: Callable[[list[tuple]], None], connect_args: dict[str, Any]):
+        self._client = client
+        self._loop = loop
+        self._deliver = deliver
+        self._connect_args = connect_args
+        self._work: deque[Callable[[], None]] = deque()
+        self._events: list[tuple] = []
+        self._acked: list[int] = []
+        self._rows: dict[int, int] = {}  # paho mid -> outbox rid
+        self._calls: dict[int, Callable[[], None]] = {}  # paho mid -> loop callback (birth, requests)
+        self._stopping = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        self._thread = threading.Thread(target=self._run, name="portedge-link-net", daemon=True)
+
+    # -- from the asyncio side --------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self._work.append(work)
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full: the thread is awake anyway
+
+    def connect(self) -> None:
+        self.submit(self._do_connect)
+
+    def publish_rows(self, rows: list[tuple[int, str, bytes, Properties | None]]) -> None:
+        self.submit(lambda: self._do_publish_rows(rows))
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False, properties: Properties | None = None,
+                on_ack: Callable[[], None] | None = None) -> None:
+        self.submit(lambda: self._do_publish(topic, payload, retain, properties, on_ack))
+
+    def subscribe(self, filters: list[str]) -> None:
+        self.submit(lambda: self._client.subscribe([(f, 1) for f in filters]) if self._client.is_connected() else None)
+
+    def disconnect(self) -> None:
+        self.submit(self._do_disconnect)
+
+    def stop(self) -> None:
+        """Blocking: ends the thread (call through asyncio.to_thread)."""
+        self._stopping = True
+        self.submit(lambda: None)
+        self._thread.join()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    # -- on this thread ---------------------------------------------------------------------
+
+    def _post(self, *event: Any) -> None:
+        if self._acked:
+            self._events.append((ACKED, self._acked))
+            self._acked = []
+        self._events.append(event)
+
+    def _flush(self) -> None:
+        if self._acked:
+            self._events.append((ACKED, self._acked))
+            self._acked = []
+        if self._events:
+            events, self._events = self._events, []
+            try:
+                self._loop.call_soon_threadsafe(self._deliver, events)
+            except RuntimeError:
+                pass  # the loop is closed: we are shutting down
+
+    def _run(self) -> None:
+        client = self._client
+        while not self._stopping:
+            sock = client.socket()
+            readable = [self._wake_r] + ([sock] if sock is not None else [])
+            writable = [sock] if sock is not None and client.want_write() else []
+            try:
+                r, w, _ = select.select(readable, writable, [], 1.0)
+            except (OSError, ValueError):
+                r, w = [], []  # the socket closed under us; paho notices below
+            if sock is not None and sock in r:
+                client.loop_read()
+            if self._wake_r in r:
+                try:
+                    while self._wake_r.recv(4096):
+                        pass
+                except (BlockingIOError, OSError):
+                    pass
+            while self._work:
+                try:
+                    self._work.popleft()()
+                except Exception:  # noqa: BLE001 - one bad job must not kill the link
+                    log.exception("link network job failed")
+            if client.socket() is not None:
+                if w or client.want_write():
+                    client.loop_write()
+                client.loop_misc()
+            self._flush()
+        self._close_socket()
+        self._flush()
+
+    def _close_socket(self) -> None:
+        if self._client.socket() is not None:
+            try:
+                self._client.disconnect()
+            except Exception:  # noqa: BLE001
+                pass
+            self._client._sock_close()  # paho has no public "close now"; the broker will see EOF
+
+    def _do_connect(self) -> None:
+        client = self._client
+        if client.socket() is not None:
+            return
+        client.drop_out_messages()  # see the module docstring: the outbox re-sends, not paho
+        self._rows.clear()
+        self._calls.clear()
+        try:
+            client.connect(**self._connect_args)
+        except (OSError, ssl.SSLError, ValueError) as err:
+            self._client._sock_close()
+            self._post(CONNECT_FAILED, describe_connect_error(err))
+
+    def _do_publish_rows(self, rows: list[tuple[int, str, bytes, Properties | None]]) -> None:
+        client = self._client
+        if not client.is_connected():
+            return  # the loop releases these on the disconnect event it has (or will have)
+        for rid, topic, payload, props in rows:
+            info = client.publish(topic, payload, qos=1, properties=props)
+            if info.rc == mqtt.MQTT_ERR_SUCCESS or info.rc == mqtt.MQTT_ERR_AGAIN:
+                self._rows[info.mid] = rid
+            else:
+                log.warning("publish of row %s returned %s", rid, mqtt.error_string(info.rc))
+                self._rows[info.mid] = rid  # paho keeps it queued; a PUBACK may still come
+
+    def _do_publish(self, topic: str, payload: bytes, retain: bool, props: Properties | None,
+                    on_ack: Callable[[], None] | None) -> None:
+        if not self._client.is_connected():
+            return
+        info = self._client.publish(topic, payload, qos=1, retain=retain, properties=props)
+        if on_ack is not None:
+            self._calls[info.mid] = on_ack
+
+    def _do_disconnect(self) -> None:
+        if self._client.socket() is not None:
+            self._client.disconnect()
+
+    # -- paho callbacks (this thread) -------------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code: ReasonCode, properties) -> None:
+        if reason_code.is_failure:
+            self._post(CONNECT_FAILED, f"broker refused the connection: {reason_code}")
+        else:
+            self._post(CONNECTED, bool(getattr(flags, "session_present", False)))
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        self._rows.clear()
+        self._calls.clear()
+        self._post(DISCONNECTED, str(reason_code))
+
+    def _on_publish(self, client, userdata, mid: int, reason_code: ReasonCode, properties) -> None:
+        if getattr(reason_code, "is_failure", False):
+            rid = self._rows.pop(mid, None)
+            self._post(PUBLISH_REFUSED, rid, str(reason_code))
+            return
+        rid = self._rows.pop(mid, None)
+        if rid is not None:
+            self._acked.append(rid)
+            return
+        call = self._calls.pop(mid, None)
+        if call is not None:
+            self._post("call", call)
+
+    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        props = {}
+        p = getattr(message, "properties", None)
+        if p is not None:
+            for name in ("ResponseTopic", "CorrelationData", "MessageExpiryInterval"):
+                if hasattr(p, name):
+                    props[name] = getattr(p, name)
+        self._post(MESSAGE, message.topic, bytes(message.payload), props)

@@ -1,0 +1,123 @@
+"""The outbox's SQLite file: schema, pragmas, and what to do with a corrupt file.
+
+Tables:
+    outbox   one row per message waiting for a PUBACK; `seq` is per node, assigned at commit
+    meta     key/value: the last seq handed out, drop counters, the link's last health
+    answers  command id -> the response sent, so a duplicate command is answered, not re-run
+
+This module must never delete a database file: a corrupt one is renamed aside with a
+timestamp (with its -wal and -shm companions) so an operator can still recover rows from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PRIORITIES: tuple[str, ...] = ("control", "transactional", "telemetry")
+PRIORITY_INDEX = {name: i for i, name in enumerate(PRIORITIES)}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    rid INTEGER PRIMARY KEY,
+    msg_id TEXT NOT NULL UNIQUE,
+    seq INTEGER NOT NULL,
+    prio INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT,
+    topic TEXT,
+    type TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    created REAL NOT NULL,
+    expires REAL,
+    correlation_id TEXT,
+    reply_to TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_order ON outbox (prio, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);
+CREATE TABLE IF NOT EXISTS answers (
+    cmd_id TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_at ON answers (at);
+"""
+
+SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
+
+
+class CorruptDatabase(Exception):
+    pass
+
+
+def connect(path: Path, synchronous: str = "FULL", *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """A connection with the outbox pragmas. Autocommit mode: transactions are explicit."""
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"synchronous must be one of {sorted(SYNCHRONOUS)}, not {synchronous!r}")
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=30.0)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=OFF")
+    return conn
+
+
+def _check(conn: sqlite3.Connection) -> None:
+    try:
+        result = conn.execute("PRAGMA quick_check").fetchone()
+    except sqlite3.DatabaseError as err:
+        raise CorruptDatabase(str(err)) from err
+    if not result or result[0] != "ok":
+        raise CorruptDatabase(f"quick_check: {result[0] if result else 'no answer'}")
+
+
+def move_aside(path: Path, now: datetime | None = None) -> Path:
+    """Rename a damaged database (and its WAL/SHM) to `<name>.corrupt-<UTC timestamp>`."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            companion.rename(target.with_name(target.name + suffix))
+    return target
+
+
+def open_db(path: Path, synchronous: str = "FULL") -> tuple[sqlite3.Connection, Path | None]:
+    """Open (or create) the outbox file. Returns the write connection and, when the file was
+    corrupt, where it was moved to."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    moved: Path | None = None
+    try:
+        conn = connect(path, synchronous, check_same_thread=False)
+        _check(conn)
+        conn.executescript(SCHEMA)
+    except (sqlite3.DatabaseError, CorruptDatabase) as err:
+        try:
+            conn.close()  # type: ignore[possibly-undefined]
+        except Exception:  # noqa: BLE001 - the handle of a broken file may itself be broken
+            pass
+        moved = move_aside(path)
+        log.error("outbox database %s is corrupt (%s); moved aside to %s and started a new one", path, err, moved)
+        conn = connect(path, synchronous, check_same_thread=False)
+        conn.executescript(SCHEMA)
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('corrupt_moved_to', ?)", (str(moved),))
+    return conn, moved
+
+
+def stamp_seq(payload: bytes, seq: int) -> bytes:
+    """Write the commit-time seq into a serialised Envelope/Response.
+
+    Both wire models serialise `id`, `node`, `seq` first; JSON strings cannot contain an
+    unescaped quote, so the first `"seq":0,` is the field itself. Serialising once, in the
+    caller's thread, keeps the single writer thread free for SQLite.
+    """
+    marker = b'"seq":0,'
+    at = payload.find(marker)
+    if at < 0 or at > 1000:
+        raise ValueError("payload has no seq placeholder near its start")
+    return payload[:at] + b'"seq":%d,' % seq + payload[at + len(marker):]

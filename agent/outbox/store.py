@@ -1,0 +1,321 @@
+"""The outbox: every message a node sends waits here, committed, until the broker PUBACKs it.
+
+`put` returns only once the row is committed (group commit, see writer.py), with the
+per-node `seq` it was given. The link reads `next_batch` in (priority, seq) order, `ack`s
+what the broker acknowledged and `release`s what was in flight when the connection dropped.
+
+Never: report a message stored before its commit; delete a row that was not acked (telemetry
+over its cap or age excepted, and counted); block the asyncio loop on a commit (`aput`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from agent.clock import SYSTEM_CLOCK, Clock
+from agent.config.model import ClassCap, _default_caps
+from agent.contract.envelope import Envelope, Response, dump
+from agent.contract.topics import Kind, Topic
+from agent.errors import StorageFullError
+from agent.outbox.schema import PRIORITIES, PRIORITY_INDEX, connect, open_db
+from agent.outbox.writer import Cap, PutRequest, Writer
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PUT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One stored message as the link publishes it."""
+
+    rid: int
+    msg_id: str
+    seq: int
+    priority: str
+    kind: str
+    name: str | None
+    topic: str | None  # set when the destination is not the node's own subtree (a reply_to)
+    type: str
+    payload: bytes
+    created: float
+    expires: float | None
+    correlation_id: str | None
+    reply_to: str | None
+
+    def topic_for(self, site: str, node: str) -> str:
+        return self.topic or str(Topic(site, node, Kind(self.kind), self.name))
+
+
+@dataclass
+class OutboxStats:
+    rows: dict[str, int]
+    bytes: dict[str, int]
+    oldest_age_s: dict[str, float | None]
+    dropped: dict[str, int]
+    waiting: dict[str, int]
+    at_cap: list[str]
+    inflight: int
+    seq: int
+    disk_full: bool
+    errors: dict[str, int] = field(default_factory=dict)
+    corrupt_moved_to: str | None = None
+
+    @property
+    def depth(self) -> int:
+        return sum(self.rows.values())
+
+    def degraded(self) -> list[str]:
+        reasons = []
+        if self.disk_full:
+            reasons.append("outbox storage full or failing: puts are waiting")
+        for name in self.at_cap:
+            reasons.append(f"outbox {name} class at its cap ({self.rows[name]} rows): puts block")
+        for name, count in self.waiting.items():
+            if count and name not in self.at_cap and not self.disk_full:
+                reasons.append(f"outbox {name}: {count} puts waiting")
+        if self.corrupt_moved_to:
+            reasons.append(f"outbox database was corrupt, moved aside to {self.corrupt_moved_to}")
+        return reasons
+
+
+class Outbox:
+    def __init__(self, path: str | Path, node_id: str, *, caps: dict[str, ClassCap] | None = None,
+                 synchronous: str = "FULL", group_commit_ms: float = 2.0, clock: Clock = SYSTEM_CLOCK,
+                 put_timeout_s: float = DEFAULT_PUT_TIMEOUT_S):
+        self.path = Path(path)
+        self.node_id = node_id
+        self._clock = clock
+        self._put_timeout = put_timeout_s
+        merged = _default_caps()
+        merged.update(caps or {})
+        self.caps = merged
+        conn, moved = open_db(self.path, synchronous)
+        self.corrupt_moved_to = str(moved) if moved else None
+        self._reader = connect(self.path, synchronous, check_same_thread=False)
+        self._read_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._hidden: dict[int, tuple[int, int]] = {}  # rid -> (prio, seq): in flight or acked
+        self._cursor = [0, 0, 0]
+        self._listeners: list[Callable[[], None]] = []
+        self._writer = Writer(conn, [Cap(c.max_rows, c.max_bytes, c.max_age_s) for c in (merged[p] for p in PRIORITIES)],
+                              clock, group_commit_ms / 1000.0, self._deleted, self._committed)
+        self._closed = False
+
+    # -- putting ----------------------------------------------------------------------------
+
+    def _request(self, type: str, body: BaseModel | dict, priority: str, kind: Kind | str, name: str | None,
+                 correlation_id: str | None, reply_to: str | None, msg_id: str | None,
+                 expires_at: datetime | None) -> tuple[PutRequest, Envelope]:
+        if priority not in PRIORITY_INDEX:
+            raise ValueError(f"priority must be one of {PRIORITIES}, not {priority!r}")
+        kwargs: dict[str, Any] = {"node": self.node_id, "type": type, "body": body,
+                                  "correlation_id": correlation_id, "reply_to": reply_to, "ts": self._clock.now()}
+        if msg_id is not None:
+            kwargs["id"] = msg_id
+        envelope = Envelope(**kwargs)
+        req = PutRequest(prio=PRIORITY_INDEX[priority], payload=dump(envelope), msg_id=envelope.id, kind=str(Kind(kind)),
+                         name=name or type, topic=None, type=type, created=envelope.ts.timestamp(),
+                         expires=expires_at.timestamp() if expires_at else None,
+                         correlation_id=correlation_id, reply_to=reply_to, reuse_id=msg_id is not None)
+        return req, envelope
+
+    def put(self, type: str, body: BaseModel | dict, priority: str = "transactional", *, kind: Kind | str = Kind.EVT,
+            name: str | None = None, correlation_id: str | None = None, reply_to: str | None = None,
+            msg_id: str | None = None, timeout: float | None = None, expires_at: datetime | None = None) -> Envelope:
+        """Store one message; returns once committed, with its seq. Thread-safe.
+        Raises StorageFullError when its class stays at its cap (or the disk stays full) for
+        `timeout` seconds (default `put_timeout_s`)."""
+        req, envelope = self._request(type, body, priority, kind, name, correlation_id, reply_to, msg_id, expires_at)
+        self._put_sync(req, timeout)
+        return envelope.model_copy(update={"seq": req.seq, "id": req.msg_id})
+
+    async def aput(self, type: str, body: BaseModel | dict, priority: str = "transactional", *,
+                   kind: Kind | str = Kind.EVT, name: str | None = None, correlation_id: str | None = None,
+                   reply_to: str | None = None, msg_id: str | None = None, timeout: float | None = None,
+                   expires_at: datetime | None = None) -> Envelope:
+        """`put` for asyncio: awaits the commit without blocking the loop."""
+        req, envelope = self._request(type, body, priority, kind, name, correlation_id, reply_to, msg_id, expires_at)
+        await self._put_async(req, timeout)
+        return envelope.model_copy(update={"seq": req.seq, "id": req.msg_id})
+
+    async def record(self, type: str, body: BaseModel, priority: str = "transactional") -> Envelope:
+        """agent.interfaces.Recorder."""
+        return await self.aput(type, body, priority)
+
+    async def put_response(self, response: Response, topic: str, *, answers: str | None = None,
+                           timeout: float | None = None) -> Response:
+        """Store a command response (control class) for `topic`. With `answers` (the command id)
+        the answer is remembered in the same transaction, for duplicate commands."""
+        req = PutRequest(prio=PRIORITY_INDEX["control"], payload=dump(response), msg_id=response.id, kind=str(Kind.RES),
+                         name=response.type, topic=topic, type=response.type, created=response.ts.timestamp(),
+                         expires=None, correlation_id=response.correlation_id, reply_to=None, reuse_id=True,
+                         answer_key=answers)
+        await self._put_async(req, timeout)
+        return response.model_copy(update={"seq": req.seq})
+
+    def answer_for(self, cmd_id: str) -> tuple[str, bytes] | None:
+        """The (topic, payload) already sent for a command id, if any."""
+        with self._read_lock:
+            row = self._reader.execute("SELECT topic, payload FROM answers WHERE cmd_id = ?", (cmd_id,)).fetchone()
+        return (row[0], bytes(row[1])) if row else None
+
+    def _put_sync(self, req: PutRequest, timeout: float | None) -> None:
+        done = threading.Event()
+        req.on_done = lambda _r: done.set()
+        self._writer.submit(req)
+        limit = self._put_timeout if timeout is None else timeout
+        if not done.wait(limit):
+            while not done.wait(0.05):
+                if self._writer.cancel(req):
+                    raise StorageFullError(self._full_reason(req))
+        if req.error is not None:
+            raise req.error
+
+    async def _put_async(self, req: PutRequest, timeout: float | None) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+
+        def resolve(_req: PutRequest) -> None:
+            if not future.done():
+                future.set_result(None)
+
+        req.on_done = lambda r: loop.call_soon_threadsafe(resolve, r)
+        self._writer.submit(req)
+        limit = self._put_timeout if timeout is None else timeout
+        try:
+            await asyncio.wait_for(asyncio.shield(future), limit)
+        except TimeoutError:
+            while not self._writer.cancel(req):
+                if future.done():
+                    break
+                await asyncio.sleep(0.05)  # committing right now: its result is on the way
+            else:
+                raise StorageFullError(self._full_reason(req)) from None
+        except asyncio.CancelledError:
+            self._writer.cancel(req)  # if it is already committing, the row is stored: harmless
+            raise
+        if req.error is not None:
+            raise req.error
+
+    def _full_reason(self, req: PutRequest) -> str:
+        name = PRIORITIES[req.prio]
+        if self._writer.disk_full:
+            return f"outbox storage is full or failing; {name} message {req.type!r} not stored"
+        cap = self.caps[name]
+        return (f"outbox {name} class is at its cap ({cap.max_rows} rows / {cap.max_bytes} bytes);"
+                f" {req.type!r} not stored")
+
+    # -- the link's side --------------------------------------------------------------------
+
+    def next_batch(self, limit: int) -> list[Row]:
+        """Up to `limit` rows in (priority, seq) order that are not already in flight."""
+        out: list[Row] = []
+        with self._lock:
+            for prio in range(3):
+                while len(out) < limit:
+                    want = limit - len(out)
+                    with self._read_lock:
+                        fetched = self._reader.execute(
+                            "SELECT rid, msg_id, seq, prio, kind, name, topic, type, payload, created, expires,"
+                            " correlation_id, reply_to FROM outbox WHERE prio = ? AND seq > ? ORDER BY seq LIMIT ?",
+                            (prio, self._cursor[prio], want)).fetchall()
+                    for r in fetched:
+                        self._cursor[prio] = r[2]
+                        if r[0] in self._hidden:
+                            continue
+                        self._hidden[r[0]] = (prio, r[2])
+                        out.append(Row(r[0], r[1], r[2], PRIORITIES[r[3]], r[4], r[5], r[6], r[7], bytes(r[8]), r[9],
+                                       r[10], r[11], r[12]))
+                    if len(fetched) < want:
+                        break
+        return out
+
+    def ack(self, rids: list[int]) -> None:
+        """The broker has these: delete them (batched into the writer's next transaction)."""
+        if rids:
+            self._writer.ack(list(rids))
+
+    def release(self, rids: list[int]) -> None:
+        """These were in flight when the connection dropped: hand them out again."""
+        with self._lock:
+            for rid in rids:
+                entry = self._hidden.pop(rid, None)
+                if entry is not None:
+                    prio, seq = entry
+                    self._cursor[prio] = min(self._cursor[prio], seq - 1)
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` is called on the writer thread after each commit that stored rows
+        (the link uses it to wake its publisher). It must be quick and must not block."""
+        self._listeners = [*self._listeners, listener]
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners = [x for x in self._listeners if x != listener]
+
+    def _committed(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - a listener must not break the writer
+                log.exception("outbox listener failed")
+
+    def _deleted(self, rids: list[int]) -> None:
+        with self._lock:
+            for rid in rids:
+                self._hidden.pop(rid, None)
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def stats(self) -> OutboxStats:
+        w = self._writer
+        now = self._clock.now().timestamp()
+        oldest: dict[str, float | None] = {}
+        with self._read_lock:
+            for prio, name in enumerate(PRIORITIES):
+                row = self._reader.execute("SELECT created FROM outbox WHERE prio = ? ORDER BY seq LIMIT 1", (prio,)).fetchone()
+                oldest[name] = max(0.0, now - row[0]) if row else None
+        waiting = w.waiting()
+        at_cap = [name for p, name in enumerate(PRIORITIES) if name != "telemetry"
+                  and (w.rows[p] >= self.caps[name].max_rows or w.bytes[p] >= self.caps[name].max_bytes or waiting[p])]
+        with self._lock:
+            inflight = len(self._hidden)
+        return OutboxStats(
+            rows=dict(zip(PRIORITIES, w.rows, strict=True)), bytes=dict(zip(PRIORITIES, w.bytes, strict=True)),
+            oldest_age_s=oldest, dropped=dict(zip(PRIORITIES, w.dropped, strict=True)),
+            waiting=dict(zip(PRIORITIES, waiting, strict=True)), at_cap=at_cap if not w.disk_full else [],
+            inflight=inflight, seq=w.seq, disk_full=w.disk_full, errors=dict(w.errors),
+            corrupt_moved_to=self.corrupt_moved_to)
+
+    def save_health(self, health_json: str) -> None:
+        """Keep the link's last health snapshot for `portedge status` (read from the file)."""
+        with self._read_lock:
+            try:
+                self._reader.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('health', ?)", (health_json,))
+            except sqlite3.Error as err:  # a full disk must not stop the link
+                log.warning("could not save health snapshot: %s", err)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._writer.stop()
+        self._writer._conn.close()
+        with self._read_lock:
+            self._reader.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

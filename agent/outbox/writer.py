@@ -1,0 +1,361 @@
+"""The outbox's single writer thread: group commit, seq assignment, caps and disk full.
+
+Theory of operation: callers append `PutRequest`s and acked row ids under one condition
+lock and wake the thread. The thread takes everything queued, applies the caps, and writes
+deletes and inserts in ONE transaction; while its fsync runs (SQLite releases the GIL) the
+next batch gathers. So N concurrent producers share one fsync, which is what makes
+`synchronous=FULL` affordable.
+
+Invariants:
+- A request is completed (seq set, caller woken) only after COMMIT returned.
+- `seq` advances only inside a transaction that commits: a failed transaction consumes no
+  seq, so the per-node sequence has no gaps.
+- control and transactional rows are never dropped; at their cap the request waits (state
+  PENDING) until room appears or its caller gives up. Only telemetry drops, oldest first,
+  and every drop is counted.
+- An SQLite error (SQLITE_FULL, I/O) rolls the transaction back and the requests wait; rows
+  committed earlier are untouched. The thread never dies from it.
+
+This module must never complete a request before its commit, nor delete a row that was not
+acked or (telemetry only) dropped by the cap/age policy.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.clock import Clock
+from agent.errors import StorageFullError
+from agent.outbox.schema import stamp_seq
+
+log = logging.getLogger(__name__)
+
+PENDING, COMMITTING, DONE, CANCELLED = range(4)
+TELEMETRY = 2
+_CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
+_ANSWER_TTL_S = 86400.0
+
+
+@dataclass(slots=True, eq=False)
+class PutRequest:
+    prio: int
+    payload: bytes  # serialised with the seq placeholder (see schema.stamp_seq)
+    msg_id: str
+    kind: str
+    name: str | None
+    topic: str | None
+    type: str
+    created: float
+    expires: float | None
+    correlation_id: str | None
+    reply_to: str | None
+    reuse_id: bool = False
+    answer_key: str | None = None
+    on_done: Callable[[PutRequest], None] | None = None
+    state: int = PENDING
+    seq: int = 0
+    final: bytes | None = None
+    error: BaseException | None = None
+
+
+@dataclass(slots=True)
+class Cap:
+    max_rows: int
+    max_bytes: int
+    max_age_s: float | None = None
+
+
+class Writer:
+    def __init__(self, conn: sqlite3.Connection, caps: list[Cap], clock: Clock, group_commit_s: float,
+                 on_deleted: Callable[[list[int]], None], on_committed: Callable[[], None]):
+        self._conn = conn
+        self._caps = caps
+        self._clock = clock
+        self._linger = group_commit_s
+        self._on_deleted = on_deleted
+        self._on_committed = on_committed
+        self._cond = threading.Condition()
+        self._incoming: list[PutRequest] = []
+        self._acks: list[int] = []
+        self._waiting: list[deque[PutRequest]] = [deque(), deque(), deque()]
+        self._stop = False
+        self._last_batch = 0
+        self._last_prune = 0.0
+        self._last_answer_prune = 0.0
+        self.rows = [0, 0, 0]
+        self.bytes = [0, 0, 0]
+        self.dropped = [0, 0, 0]
+        self.disk_full = False
+        self.errors: dict[str, int] = {}
+        self.commits = 0
+        self.seq = int(self._meta("seq") or 0)
+        for p in range(3):
+            self.dropped[p] = int(self._meta(f"dropped:{p}") or 0)
+        for prio, count, size in conn.execute("SELECT prio, COUNT(*), COALESCE(SUM(length(payload)), 0) FROM outbox GROUP BY prio"):
+            self.rows[prio], self.bytes[prio] = count, size
+        self._thread = threading.Thread(target=self._run, name="portedge-outbox-writer", daemon=True)
+        self._thread.start()
+
+    def _meta(self, key: str):
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -- called from any thread -------------------------------------------------------------
+
+    def submit(self, req: PutRequest) -> None:
+        with self._cond:
+            if self._stop:
+                raise StorageFullError("the outbox is closed")
+            self._incoming.append(req)
+            self._cond.notify()
+
+    def ack(self, rids: list[int]) -> None:
+        with self._cond:
+            self._acks.extend(rids)
+            self._cond.notify()
+
+    def cancel(self, req: PutRequest) -> bool:
+        """Withdraw a request that has not started committing. False: it is committing or done."""
+        with self._cond:
+            if req.state == PENDING:
+                req.state = CANCELLED
+                return True
+            return False
+
+    def waiting(self) -> list[int]:
+        return [sum(1 for r in q if r.state == PENDING) for q in self._waiting]
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+        self._thread.join()
+
+    # -- the thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not (self._incoming or self._acks or self._stop):
+                    if not self._cond.wait(0.2 if any(self._waiting) else 1.0):
+                        break
+                if self._linger and self._incoming and len(self._incoming) < self._last_batch and not self._stop:
+                    self._cond.wait(self._linger)  # companions are likely: the last batch was bigger
+                batch, self._incoming = self._incoming, []
+                acks, self._acks = self._acks, []
+                stopping = self._stop
+                for req in batch:
+                    self._waiting[req.prio].append(req)
+            self._last_batch = len(batch)
+            try:
+                self._cycle(acks)
+            except Exception:  # noqa: BLE001 - the writer must outlive any single bad cycle
+                log.exception("outbox writer cycle failed; retrying")
+                self._count("writer_error")
+            if stopping:
+                self._fail_waiting(StorageFullError("the outbox is closed"))
+                return
+
+    def _count(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def _take(self) -> list[list[PutRequest]]:
+        """Move what fits into COMMITTING, per class and in arrival order."""
+        taken: list[list[PutRequest]] = [[], [], []]
+        rows, size = list(self.rows), list(self.bytes)
+        with self._cond:
+            for p, queue in enumerate(self._waiting):
+                cap = self._caps[p]
+                while queue:
+                    req = queue[0]
+                    if req.state != PENDING:
+                        queue.popleft()
+                        continue
+                    if p != TELEMETRY and (rows[p] + 1 > cap.max_rows or size[p] + len(req.payload) > cap.max_bytes):
+                        break  # backpressure: FIFO within the class, the caller waits
+                    queue.popleft()
+                    req.state = COMMITTING
+                    rows[p] += 1
+                    size[p] += len(req.payload)
+                    taken[p].append(req)
+        return taken
+
+    def _requeue(self, taken: list[list[PutRequest]]) -> None:
+        with self._cond:
+            for p, reqs in enumerate(taken):
+                for req in reversed(reqs):
+                    req.state = PENDING
+                    self._waiting[p].appendleft(req)
+
+    def _cycle(self, acks: list[int]) -> None:
+        taken = self._take()
+        if not acks and not any(taken) and not self._idle_work_due():
+            return
+        conn = self._conn
+        rows, size, dropped, seq = list(self.rows), list(self.bytes), list(self.dropped), self.seq
+        deleted: list[int] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for i in range(0, len(acks), _CHUNK):
+                chunk = acks[i:i + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for rid, prio, length in conn.execute(
+                        f"DELETE FROM outbox WHERE rid IN ({marks}) RETURNING rid, prio, length(payload)", chunk).fetchall():
+                    rows[prio] -= 1
+                    size[prio] -= length
+                    deleted.append(rid)
+            for p in range(3):
+                for req in taken[p]:
+                    seq = self._insert(req, seq)
+                    if req.state == COMMITTING:
+                        rows[p] += 1
+                        size[p] += len(req.final or b"")
+            self._drop_telemetry(rows, size, dropped)
+            if seq != self.seq:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
+            for p in range(3):
+                if dropped[p] != self.dropped[p]:
+                    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"dropped:{p}", dropped[p]))
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            self._rollback(err, taken, acks)
+            return
+        self.rows, self.bytes, self.dropped, self.seq = rows, size, dropped, seq
+        self.commits += 1
+        if any(taken):
+            self.disk_full = False
+        if deleted or acks:
+            self._on_deleted(acks)
+        if any(taken):
+            self._on_committed()
+        for reqs in taken:
+            for req in reqs:
+                self._finish(req)
+
+    def _insert(self, req: PutRequest, seq: int) -> int:
+        conn = self._conn
+        if req.reuse_id:
+            row = conn.execute("SELECT seq, payload FROM outbox WHERE msg_id = ?", (req.msg_id,)).fetchone()
+            if row is not None:
+                req.seq, req.final = row[0], bytes(row[1])
+                req.state = DONE  # idempotent re-put: nothing new stored
+                return seq
+        seq += 1
+        req.seq = seq
+        req.final = stamp_seq(req.payload, seq)
+        # OR IGNORE: a clashing id must not poison the whole batch (it would retry forever)
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO outbox (msg_id, seq, prio, kind, name, topic, type, payload, created, expires, correlation_id, reply_to)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (req.msg_id, seq, req.prio, req.kind, req.name, req.topic, req.type, req.final, req.created, req.expires,
+             req.correlation_id, req.reply_to))
+        if cur.rowcount == 0:
+            row = conn.execute("SELECT seq, payload FROM outbox WHERE msg_id = ?", (req.msg_id,)).fetchone()
+            req.seq, req.final = row[0], bytes(row[1])
+            req.state = DONE
+            return seq - 1
+        if req.answer_key:
+            conn.execute("INSERT OR REPLACE INTO answers (cmd_id, topic, payload, at) VALUES (?, ?, ?, ?)",
+                         (req.answer_key, req.topic or "", req.final, req.created))
+        return seq
+
+    def _drop_telemetry(self, rows: list[int], size: list[int], dropped: list[int]) -> None:
+        """Telemetry over its caps or older than its age limit: drop the oldest, count them."""
+        conn, cap = self._conn, self._caps[TELEMETRY]
+        while rows[TELEMETRY] > cap.max_rows or size[TELEMETRY] > cap.max_bytes:
+            excess = max(rows[TELEMETRY] - cap.max_rows, 1)
+            gone = conn.execute(
+                "DELETE FROM outbox WHERE rid IN (SELECT rid FROM outbox WHERE prio = ? ORDER BY seq LIMIT ?)"
+                " RETURNING length(payload)", (TELEMETRY, min(excess, _CHUNK))).fetchall()
+            if not gone:
+                break
+            rows[TELEMETRY] -= len(gone)
+            size[TELEMETRY] -= sum(g[0] for g in gone)
+            dropped[TELEMETRY] += len(gone)
+        if not self._housekeeping_due():
+            return
+        now = self._clock.now().timestamp()
+        self._last_prune = self._clock.monotonic()
+        while cap.max_age_s is not None and rows[TELEMETRY] > 0:
+            # oldest first by seq (indexed), so a deep backlog is never scanned whole
+            gone = conn.execute(
+                "DELETE FROM outbox WHERE rid IN (SELECT rid FROM outbox WHERE prio = ? ORDER BY seq LIMIT ?)"
+                " AND created < ? RETURNING length(payload)", (TELEMETRY, _CHUNK, now - cap.max_age_s)).fetchall()
+            rows[TELEMETRY] -= len(gone)
+            size[TELEMETRY] -= sum(g[0] for g in gone)
+            dropped[TELEMETRY] += len(gone)
+            if len(gone) < _CHUNK:
+                break
+        if self._clock.monotonic() - self._last_answer_prune > 60.0:
+            self._last_answer_prune = self._clock.monotonic()
+            conn.execute("DELETE FROM answers WHERE at < ?", (now - _ANSWER_TTL_S,))
+
+    def _housekeeping_due(self) -> bool:
+        return self._clock.monotonic() - self._last_prune >= 1.0
+
+    def _idle_work_due(self) -> bool:
+        """Only open an idle transaction when there is something to prune (no idle fsyncs)."""
+        now = self._clock.monotonic()
+        aged = self._caps[TELEMETRY].max_age_s is not None and self.rows[TELEMETRY] > 0
+        return (aged and now - self._last_prune >= 1.0) or now - self._last_answer_prune > 60.0
+
+    def _rollback(self, err: sqlite3.Error, taken: list[list[PutRequest]], acks: list[int]) -> None:
+        try:
+            self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        code = getattr(err, "sqlite_errorname", "") or type(err).__name__
+        if not self.disk_full:
+            log.error("outbox write failed (%s: %s); puts wait, committed rows are safe", code, err)
+        self.disk_full = True
+        self._count("storage_full" if "FULL" in code else "storage_error")
+        self._requeue(taken)
+        if acks and any(taken):
+            self._cycle_deletes_only(acks)
+        elif acks:
+            with self._cond:
+                self._acks[:0] = acks  # try again next cycle
+
+    def _cycle_deletes_only(self, acks: list[int]) -> None:
+        """Deletes free pages; on a full disk they are what lets inserts succeed again."""
+        with self._cond:
+            self._acks[:0] = acks
+            self._cond.notify()
+        # the next cycle takes the acks first; requests wait in their queues meanwhile
+        saved = self._waiting
+        self._waiting = [deque(), deque(), deque()]
+        try:
+            with self._cond:
+                acks, self._acks = self._acks, []
+            self._cycle(acks)
+        finally:
+            with self._cond:
+                for p in range(3):
+                    saved[p].extend(self._waiting[p])
+                self._waiting = saved
+
+    def _finish(self, req: PutRequest) -> None:
+        req.state = DONE
+        if req.on_done is not None:
+            req.on_done(req)
+
+    def _fail_waiting(self, error: BaseException) -> None:
+        with self._cond:
+            failed = [r for q in self._waiting for r in q if r.state == PENDING]
+            for q in self._waiting:
+                q.clear()
+            for req in self._incoming:
+                if req.state == PENDING:
+                    failed.append(req)
+            self._incoming = []
+            for req in failed:
+                req.state = DONE
+                req.error = error
+        for req in failed:
+            if req.on_done is not None:
+                req.on_done(req)

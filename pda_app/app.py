@@ -1,0 +1,199 @@
+"""The Kivy application: lays out the status bar, the screens and the overlays, renders the
+presenter's view models and turns touches and wedge keystrokes into presenter intents.
+
+Import only after `pda_app.headless.prepare()` (Kivy reads its environment at import). Never
+talks to the board, a serial port or SQLite: everything goes through the presenter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.metrics import sp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+from kivy.uix.textinput import TextInput
+
+from pda_app import fonts, theme
+from pda_app.presenter import Presenter, ViewModel
+from pda_app.screens import (
+    ExceptionScreen,
+    LoginScreen,
+    Overlay,
+    StatusBar,
+    TaskDetailScreen,
+    TaskListScreen,
+)
+from pda_app.sound import Beeper
+from pda_app.wedge import ENTER_KEYS, WedgeBuffer
+
+log = logging.getLogger(__name__)
+
+
+class PdaApp(App):
+    title = "Port Edge PDA"
+
+    def __init__(self, presenter: Presenter, *, sound_dir: Path | None = None, **kw):
+        super().__init__(**kw)
+        self.presenter = presenter
+        self.font = fonts.register()
+        self.wedge = WedgeBuffer()
+        self.sound_dir = sound_dir
+        self.beeper: Beeper | None = None
+        self.vm: ViewModel | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._feedback_seen = 0
+        self._dismiss_event = None
+        self._unsubscribe = None
+
+    # -- layout ---------------------------------------------------------------------------
+    def build(self):
+        Window.clearcolor = theme.BLACK
+        root = BoxLayout(orientation="vertical")
+        self.status = StatusBar(self)
+        self.stage = FloatLayout()
+        self.manager = ScreenManager(transition=NoTransition())
+        self.screens = {s.name: s for s in (LoginScreen(self), TaskListScreen(self), TaskDetailScreen(self),
+                                              ExceptionScreen(self))}
+        for screen in self.screens.values():
+            self.manager.add_widget(screen)
+        self.stage.add_widget(self.manager)
+        self.feedback = Overlay("feedback", on_release=lambda *_: self.presenter.dismiss_feedback())
+        self.notice = Overlay("notice", on_release=lambda *_: self.presenter.dismiss_notice())
+        root.add_widget(self.status)
+        root.add_widget(self.stage)
+        return root
+
+    def on_start(self):
+        Window.bind(on_textinput=self._on_textinput, on_key_down=self._on_key_down)
+        self.beeper = Beeper(self.sound_dir or Path(self.user_data_dir) / "sounds")
+        self._unsubscribe = self.presenter.subscribe(self.render)
+        self.render(self.presenter.view())
+
+    def on_stop(self):
+        Window.unbind(on_textinput=self._on_textinput, on_key_down=self._on_key_down)
+        if self._unsubscribe:
+            self._unsubscribe()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def attach(self, presenter: Presenter) -> None:
+        """Show another presenter (the screenshot tool walks a fresh board per language)."""
+        if self._unsubscribe:
+            self._unsubscribe()
+        self.presenter = presenter
+        self._unsubscribe = presenter.subscribe(self.render)
+        self.render(presenter.view())
+
+    # -- rendering ------------------------------------------------------------------------
+    def render(self, vm: ViewModel) -> None:
+        self.vm = vm
+        self.status.show(vm)
+        self.screens[vm.screen].show(vm)
+        if self.manager.current != vm.screen:
+            self.manager.current = vm.screen
+        self._show_feedback(vm)
+        self._show_overlay(self.notice, vm.notice is not None and vm.feedback is None, theme.YELLOW, theme.BLACK,
+                           f"{vm.notice.text}\n\n[b][ {vm.notice.ok_text} ][/b]" if vm.notice else "")
+
+    def _show_feedback(self, vm: ViewModel) -> None:
+        fb = vm.feedback
+        text = ""
+        if fb is not None:
+            text = f"[size={int(sp(theme.FONT_HUGE))}][b]{fb.headline}[/b][/size]\n\n{fb.message}"
+            if fb.serial != self._feedback_seen:
+                self._feedback_seen = fb.serial
+                if self.beeper:
+                    self.beeper.play(fb.ok)
+                if self._dismiss_event:
+                    self._dismiss_event.cancel()
+                    self._dismiss_event = None
+                if fb.auto_dismiss_s:
+                    serial = fb.serial
+                    self._dismiss_event = Clock.schedule_once(lambda _dt: self._auto_dismiss(serial), fb.auto_dismiss_s)
+        self._show_overlay(self.feedback, fb is not None, (theme.GREEN if fb and fb.ok else theme.RED), theme.WHITE, text)
+
+    def _auto_dismiss(self, serial: int) -> None:
+        if self.vm and self.vm.feedback and self.vm.feedback.serial == serial:
+            self.presenter.dismiss_feedback()
+
+    def _show_overlay(self, overlay: Overlay, visible: bool, fill, ink, text: str) -> None:
+        if visible:
+            overlay.text, overlay.background_color, overlay.color = text, fill, ink
+            if overlay.parent is None:
+                self.stage.add_widget(overlay)
+        elif overlay.parent is not None:
+            self.stage.remove_widget(overlay)
+
+    # -- keyboard wedge -------------------------------------------------------------------
+    def _typing_in_field(self) -> bool:
+        return any(isinstance(w, TextInput) and w.focus for w in self.screens["exception"].walk())
+
+    def _on_textinput(self, _window, text: str):
+        if not self._typing_in_field():
+            self.wedge.text(text)
+
+    def _on_key_down(self, _window, key: int, *_args):
+        if key in ENTER_KEYS and not self._typing_in_field():
+            data = self.wedge.enter()
+            if data:
+                self.spawn(self.presenter.scan(data, source="wedge"))
+            return True
+        return False
+
+    # -- intents (called by the screens) --------------------------------------------------
+    def spawn(self, coro) -> asyncio.Task:
+        task = asyncio.get_event_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("PDA action failed", exc_info=task.exception())
+
+    def switch_language(self):
+        self.presenter.switch_language()
+
+    def focus(self, field):
+        self.presenter.focus(field)
+
+    def key(self, digit):
+        self.presenter.key(digit)
+
+    def backspace(self):
+        self.presenter.backspace()
+
+    def clear_login(self):
+        self.presenter.clear_login()
+
+    def login(self):
+        return self.spawn(self.presenter.login())
+
+    def logout(self):
+        return self.spawn(self.presenter.logout())
+
+    def open_task(self, task_id):
+        self.presenter.open_task(task_id)
+
+    def back(self):
+        self.presenter.back()
+
+    def accept(self):
+        return self.spawn(self.presenter.accept())
+
+    def complete(self):
+        return self.spawn(self.presenter.complete())
+
+    def open_exception(self):
+        self.presenter.open_exception()
+
+    def report_exception(self, reason, note=""):
+        return self.spawn(self.presenter.report_exception(reason, note))

@@ -1,0 +1,143 @@
+"""`python -m pda_app.screenshots [--out docs/pda]`: render every screen in both languages
+offscreen (SDL2 offscreen + Mesa, no display needed) to PNG, then check them.
+
+Walks a demo board through a whole task, as a driver would, capturing each screen on the way.
+Must never write anywhere but `--out` and a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from pda_app import headless
+
+#: (file stem, what it shows); the docs list them in this order
+SHOTS = (
+    ("login", "login: badge scanned, PIN being typed on the pad"),
+    ("tasks", "task list: overdue first (red), then priority, then due-by"),
+    ("detail", "task detail: new task, waiting to be accepted"),
+    ("detail-picking", "task detail: at the source, one piece ticked"),
+    ("right", "scan feedback: right piece"),
+    ("wrong", "scan feedback: wrong piece, with the reason"),
+    ("exception", "exception dialog: reason codes as big buttons"),
+    ("notice", "a task cancelled by the platform mid-way"),
+)
+
+
+async def frames(n: int = 3) -> None:
+    """Let Kivy lay out and draw `n` frames (its loop runs between our awaits)."""
+    from kivy.clock import Clock
+
+    start = Clock.frames_displayed
+    for _ in range(500):
+        if Clock.frames_displayed >= start + n:
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("Kivy drew no frames: is the window running?")
+
+
+async def capture(app, path: Path) -> Path:
+    await frames(6)  # labels size themselves a frame after their text, layouts a frame after that
+    from kivy.core.window import Window
+
+    Window.screenshot(name=str(path.with_suffix(".tmp.png")))
+    made = sorted(path.parent.glob(path.stem + ".tmp*.png"))
+    made[-1].replace(path)  # Window.screenshot numbers its files; keep our own name
+    return path
+
+
+async def walk(app, demo, lang: str, out: Path) -> list[Path]:
+    """Drive one fresh demo board through a task, capturing every screen in `lang`."""
+    p = demo.presenter
+    p.lang = lang
+    app.attach(p)
+    shots = []
+
+    async def shot(stem):
+        shots.append(await capture(app, out / f"{stem}-{lang}.png"))
+
+    await p.scan(demo.badge, source="wedge")
+    for d in demo.pin[:3]:
+        p.key(d)
+    await shot("login")
+    p.key(demo.pin[3])
+    await p.login()
+    p.dismiss_notice()
+    while p.view().notice:
+        p.dismiss_notice()
+    await shot("tasks")
+    p.open_task(demo.task_id)
+    await shot("detail")
+    await p.accept()
+    await p.scan(demo.source)
+    await p.scan(demo.pieces[0])
+    p.dismiss_feedback()
+    await shot("detail-picking")
+    await p.scan(demo.pieces[1])
+    await shot("right")
+    await p.scan(demo.wrong_piece)
+    await shot("wrong")
+    p.dismiss_feedback()
+    p.open_exception()
+    await shot("exception")
+    p.back()
+    await demo.cancel_active()
+    await shot("notice")
+    return shots
+
+
+def main(argv: list[str] | None = None, *, make_demo: Callable[[Path], Awaitable] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pda_app.screenshots", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("docs/pda"), help="folder for the PNGs (default docs/pda)")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="portedge-shots-"))
+    headless.prepare(offscreen=True, kivy_home=str(work / "kivy"))
+    headless.configure_window()
+
+    from pda_app import demo as demo_mod
+    from pda_app.app import PdaApp
+    from pda_app.check import check_screenshots
+
+    make_demo = make_demo or demo_mod.make_demo
+    made: list[Path] = []
+
+    async def run() -> None:
+        first = await make_demo(work / "zh")
+        app = PdaApp(first.presenter, sound_dir=work / "sounds")
+
+        async def script():
+            try:
+                await frames(2)
+                demo = first
+                for lang in ("zh", "en"):
+                    made.extend(await walk(app, demo, lang, args.out))
+                    await demo.close()
+                    if lang == "zh":
+                        demo = await make_demo(work / "en")
+            finally:
+                app.stop()
+
+        await asyncio.gather(app.async_run(async_lib="asyncio"), script())
+
+    try:
+        asyncio.run(run())
+    except Exception:  # Kivy's console log is off offscreen: say what broke, then fail
+        traceback.print_exc()
+        return 2
+    problems = check_screenshots(args.out, [stem for stem, _ in SHOTS])
+    for path in made:
+        print(path)
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Barrier safety rules, one by one, on the sans-I/O guard and through the station."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from agent.contract.gate import RemoteOpen
+from agent.contract.node import DeviceStatus
+from agent.errors import InvalidCommandError
+from agent.gate import events as ev
+from agent.gate.barrier import SAFE, BarrierGuard, CommandExpired
+from agent.gate.events import State
+
+from .fakes import Io
+
+
+def guard_with(io: Io, now: float = 0.0, holdoff: float = 1.0) -> BarrierGuard:
+    g = BarrierGuard(holdoff)
+    g.observe(io, now)
+    return g
+
+
+def test_unknown_inputs_mean_safe_state():
+    g = BarrierGuard()
+    g.request_open(expires_at=10, now=0)
+    assert g.outputs(0) == SAFE and SAFE.red and not SAFE.barrier_open and not SAFE.barrier_close
+
+
+def test_close_waits_for_holdoff_after_lane_clears():
+    g = guard_with(Io(closed_limit=False, open_limit=True, exit=True), now=0)
+    g.request_close()
+    assert not g.outputs(0).barrier_close
+    g.observe(Io(closed_limit=False, open_limit=True), now=5.0)  # exit loop clears at t=5
+    assert not g.outputs(5.9).barrier_close
+    assert g.outputs(6.0).barrier_close
+
+
+@pytest.mark.parametrize("blocker", [{"safety": True}, {"photocell_broken": True}, {"exit": True}])
+def test_closing_barrier_reverses_when_lane_blocks(blocker):
+    g = guard_with(Io(closed_limit=False, open_limit=False), now=0)
+    g.request_close()
+    assert g.outputs(2.0).barrier_close  # coming down
+    g.observe(Io(closed_limit=False, open_limit=False, **blocker), now=2.1)
+    out = g.outputs(2.1)
+    assert out.barrier_open and not out.barrier_close and g.reversals == 1
+
+
+def test_barrier_already_down_is_not_lifted_into_a_vehicle():
+    g = guard_with(Io(closed_limit=True, safety=True), now=0)
+    g.request_close()
+    assert g.outputs(10) == SAFE
+
+
+def test_green_only_with_open_limit_made():
+    g = guard_with(Io(closed_limit=True), now=0)
+    g.request_open(expires_at=5, now=0)
+    moving = g.outputs(0)
+    assert moving.barrier_open and moving.red and not moving.green
+    g.observe(Io(closed_limit=False, open_limit=True), now=3)
+    up = g.outputs(3)
+    assert up.green and not up.red
+
+
+def test_estop_and_controller_loss_go_to_safe_state():
+    g = guard_with(Io(closed_limit=False, open_limit=True), now=0)
+    g.request_open(expires_at=5, now=0)
+    g.observe(Io(closed_limit=False, open_limit=True, estop=True), now=1)
+    assert g.outputs(1) == SAFE and not g.safe_to_actuate
+    g.observe(Io(closed_limit=False, open_limit=True), now=2)
+    assert g.outputs(2).green
+    g.lost()
+    assert g.outputs(3) == SAFE and not g.safe_to_actuate
+
+
+def test_expired_open_is_refused_by_the_guard():
+    g = guard_with(Io(), now=0)
+    with pytest.raises(CommandExpired):
+        g.request_open(expires_at=1.0, now=1.0)
+    assert not g.want_open
+
+
+def test_expired_open_action_is_refused_and_logged_as_lane_event(play):
+    async def scenario(rig):
+        await rig.io()
+        await rig.runner._run([])  # nothing, just to have written outputs once
+        await rig.runner._do(ev.OpenBarrier("T-1", expires_at=rig.clock.monotonic() - 0.001))
+        assert not rig.station.guard.want_open
+        assert rig.runner.counters["open_refused_expired"] == 1
+
+    rig = play(scenario)
+    refused = [e for e in rig.recorder.of("lane_event") if e.what == "barrier" and e.value == "refused"]
+    assert refused and refused[0].detail.startswith("expired")
+
+
+def test_expired_remote_open_is_refused_with_error_code(play):
+    async def scenario(rig):
+        await rig.io()
+        await rig.io(approach=True)
+        handler = rig.station.command_handlers()["barrier_open"]
+        stale = rig.command("barrier_open", RemoteOpen(lane="lane-1", reason="papers ok", operator="ops-7"), expires_in=30)
+        rig.clock.advance(31)
+        with pytest.raises(InvalidCommandError) as err:
+            await handler(stale)
+        assert err.value.code == "expired"
+        assert rig.lane.state is State.ARRIVED and not rig.station.guard.want_open
+        assert rig.runner.counters["expired.barrier_open"] == 1
+
+    rig = play(scenario)
+    assert not any(w["barrier_open"] for w in rig.port.writes)
+
+
+def test_remote_open_refused_while_estop_or_for_another_lane(play):
+    async def scenario(rig):
+        handler = rig.station.command_handlers()["barrier_open"]
+        await rig.io(estop=True)
+        with pytest.raises(InvalidCommandError) as err:
+            await handler(rig.command("barrier_open", RemoteOpen(lane="lane-1", reason="x", operator="o")))
+        assert err.value.code == "unsafe"
+        with pytest.raises(InvalidCommandError) as err:
+            await handler(rig.command("barrier_open", RemoteOpen(lane="lane-9", reason="x", operator="o")))
+        assert err.value.code == "refused"
+        await rig.io(estop=False)
+        await handler(rig.command("barrier_open", RemoteOpen(lane="lane-1", reason="x", operator="o")))
+        assert rig.port.last["barrier_open"]
+
+    play(scenario)
+
+
+def test_start_and_controller_loss_write_the_safe_state(play):
+    async def scenario(rig):
+        assert rig.port.writes[0] == {"barrier_open": False, "barrier_close": False, "red": True, "green": False}
+        await rig.io()
+        await rig.station.emit("io-1", DeviceStatus(device="io-1", kind="gate_io", status="offline", detail="timeout"))
+        assert rig.lane.safety and rig.lane.photocell_broken, "the lane assumes the worst"
+        with pytest.raises(InvalidCommandError) as err:
+            await rig.station.command_handlers()["barrier_open"](
+                rig.command("barrier_open", RemoteOpen(lane="lane-1", reason="x", operator="o")))
+        assert err.value.code == "unsafe"
+
+    rig = play(scenario)
+    assert any(e.value == "controller_lost" for e in rig.recorder.of("lane_event"))
+
+
+def test_restart_mid_transaction_records_aborted_and_goes_safe(play):
+    async def scenario(rig):
+        rig.platform.mode = "hold"
+        await rig.io()
+        await rig.arrive_and_read()
+        assert rig.lane.state is State.VERIFYING
+        tid = rig.lane.tx.transaction_id
+        await rig.station.close()  # the agent dies here
+        rig.port.writes.clear()
+        rig.station = rig._station()
+        aborted = await rig.station.start()
+        assert aborted is not None and aborted.transaction_id == tid
+        assert rig.port.writes[0]["red"] and not rig.port.writes[0]["barrier_open"]
+        assert rig.station.journal.load("lane-1") is None
+        assert await rig.station.recover() is None, "recorded once"
+        rig.clock.advance(timedelta(seconds=1).total_seconds())
+
+    rig = play(scenario)
+    [tx] = rig.transactions()
+    assert tx.outcome == "aborted" and "VERIFYING" in tx.trouble_reason
+    assert tx.plate is not None and len(tx.containers) == 2 and len(tx.reads) == 3

@@ -1,0 +1,14 @@
+"""Fixtures of the task board tests (the fakes are in fakes.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .fakes import Rig
+
+
+@pytest.fixture
+def rig(tmp_path):
+    made = Rig(tmp_path)
+    yield made
+    made.board.close()
