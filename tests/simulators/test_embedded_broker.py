@@ -1,0 +1,31 @@
+"""The demo's embedded broker carries QoS 1 MQTT 3.1.1 traffic between two paho clients."""
+
+import threading
+
+import paho.mqtt.client as mqtt
+
+from simulators.embedded_broker import EmbeddedBroker
+
+
+def test_embedded_broker_roundtrip():
+    with EmbeddedBroker() as broker:
+        got = threading.Event()
+        box = []
+        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sub", protocol=mqtt.MQTTv311)
+        sub.on_message = lambda c, u, m: (box.append(m.payload), got.set())
+        subscribed = threading.Event()
+        sub.on_subscribe = lambda *a: subscribed.set()
+        sub.connect("127.0.0.1", broker.port)
+        sub.loop_start()
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="pub", protocol=mqtt.MQTTv311)
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        try:
+            sub.subscribe("portedge/v1/yt/+/evt/+", qos=1)
+            assert subscribed.wait(5)
+            pub.publish("portedge/v1/yt/lane-1/evt/scan", b'{"x":1}', qos=1).wait_for_publish(5)
+            assert got.wait(5) and box == [b'{"x":1}']
+        finally:
+            for c in (pub, sub):
+                c.disconnect()
+                c.loop_stop()
