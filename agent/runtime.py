@@ -1,0 +1,139 @@
+"""One node at run time: outbox, link, device drivers and the node's workflow, on one loop.
+
+    drivers --emit--> NodeRuntime.emit --record (outbox, committed)--> then --> workflow
+    link <--commands-- platform;  workflow --record/request--> outbox / link
+
+A gate node runs a `GateStation` (its `[gate]` section names the lane's devices); a PDA node
+runs a task `Board` (the Kivy app adds its presenter on top, see pda_app/core.py). `run()`
+starts in a safe order (link, then the workflow's recovery and safe state, then devices) and
+stops in the reverse order, closing the outbox last so nothing committed is lost.
+
+Never: hand a scan, weight or camera read to a workflow before it is committed to the outbox
+— the device may be acknowledged as soon as `emit` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+from agent.clock import SYSTEM_CLOCK, Clock
+from agent.config.model import NodeConfig, PdaSection
+from agent.contract.devices import CameraRead, Scan, Weight
+from agent.contract.node import DeviceStatus
+from agent.devices.registry import build_drivers
+from agent.devices.supervisor import Supervisor
+from agent.errors import ConfigError
+from agent.link import Link
+from agent.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+#: contract events from devices -> (message type, outbox priority class)
+RECORDED: dict[type, tuple[str, str]] = {
+    Scan: ("scan", "transactional"),
+    CameraRead: ("camera_read", "telemetry"),
+    Weight: ("weight", "telemetry"),
+    DeviceStatus: ("device_status", "telemetry"),
+}
+
+
+def sibling_db(config: NodeConfig, suffix: str) -> Path:
+    """A workflow's SQLite file beside the outbox's: `lane-1.db` -> `lane-1.gate.db`."""
+    path = Path(config.storage.path)
+    return path.with_name(f"{path.stem}.{suffix}{path.suffix or '.db'}")
+
+
+class NodeRuntime:
+    def __init__(self, config: NodeConfig, *, clock: Clock = SYSTEM_CLOCK, rng: random.Random | None = None,
+                 source: str = "(config)"):
+        self.config = config
+        self.clock = clock
+        storage = config.storage
+        Path(storage.path).parent.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(storage.path, config.node.id, caps=storage.caps, synchronous=storage.synchronous,
+                             group_commit_ms=storage.group_commit_ms, clock=clock)
+        self.link = Link(config, self.outbox, clock=clock, rng=rng)
+        self.drivers = build_drivers(config, self, clock)
+        self.station = None
+        self.board = None
+        if config.node.role == "gate":
+            self._build_gate(source)
+        else:
+            self._build_board()
+        self.supervisor = Supervisor(self.drivers, clock, rng)
+        self.counters: dict[str, int] = {}
+        self._tasks: list[asyncio.Task] = []
+
+    def _build_gate(self, source: str) -> None:
+        from agent.gate.station import GateStation
+
+        gate = self.config.gate
+        if gate is None:
+            raise ConfigError(source, [("gate", "a node with role 'gate' needs a [gate] section")])
+        io = next((d for d in self.drivers if d.name == gate.io), None) if gate.io else None
+        if gate.io and io is None:
+            raise ConfigError(source, [("gate.io", f"no device named {gate.io!r}")])
+        if gate.state_path == Path("var/gate.db"):  # default: keep it beside this node's outbox
+            gate = gate.model_copy(update={"state_path": sibling_db(self.config, "gate")})
+        self.station = GateStation(gate, self.outbox, self.link, port=io, clock=self.clock)
+        for name, handler in self.station.command_handlers().items():
+            self.link.register_command(name, handler)
+
+    def _build_board(self) -> None:
+        from agent.tasks import Board
+
+        self.board = Board(sibling_db(self.config, "tasks"), node=self.config.node.id, recorder=self.outbox,
+                           requester=self.link, clock=self.clock, config=self.config.pda or PdaSection())
+        for name, handler in self.board.command_handlers().items():
+            self.link.register_command(name, handler)
+
+    # -- DeviceSink -------------------------------------------------------------------------
+    async def emit(self, device: str, event: Any) -> None:
+        recorded = RECORDED.get(type(event))
+        if recorded is not None:
+            type_, priority = recorded
+            await self.outbox.record(type_, event, priority)  # raises on a full store: the device is not acked
+        workflow = self.station
+        if workflow is not None:
+            await workflow.emit(device, event)
+        elif self.board is not None and isinstance(event, Scan):
+            result = await self.board.scan(event.data)
+            log.info("scan %r from %s: %s", event.data, device, getattr(result, "code", result))
+
+    # -- life ---------------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until `stop` is set; then shut down in order."""
+        await self.start()
+        try:
+            await stop.wait()
+        finally:
+            await self.close()
+
+    async def start(self) -> None:
+        await self.link.start()
+        if self.station is not None:
+            await self.station.start()
+            self._tasks.append(asyncio.create_task(self.station.run(), name="gate-station"))
+        if self.board is not None:
+            await self.board.start()
+        self._tasks.append(self.supervisor.start())
+
+    async def close(self) -> None:
+        await self.supervisor.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self.station is not None:
+            await self.station.close()
+        if self.board is not None:
+            self.board.close()
+        await self.link.stop()
+        self.outbox.close()
