@@ -116,7 +116,8 @@ class PlainScannerDecoder:
         out: list[ScanFrame | Garbled] = []
         clean = data.translate(None, _NOISE)
         if len(clean) != len(data):
-            noise = bytes(b for b in data if b in _NOISE)
+            # only the count matters to the driver: NULs first, then 0xFFs
+            noise = b"\x00" * data.count(0) + b"\xff" * data.count(0xFF)
             out.append(Garbled("line noise", noise))
         pieces = self._split.split(self._buf + clean)
         partial = pieces.pop()
@@ -133,7 +134,7 @@ class PlainScannerDecoder:
         if self._discarding or len(body) > self.max_length:
             if body:
                 out.append(Garbled("line too long", body))
-            pass
+            self._discarding = True
             partial = b"\r" if keep_cr else b""
         self._buf = partial
         return out
