@@ -75,6 +75,10 @@ class Mosquitto:
             "log_type error",
             "log_type warning",
         ]
+        if os.geteuid() == 0:
+            # as root, mosquitto drops to user "mosquitto", which cannot write our private
+            # temp folder: persistence (sessions, queued QoS 1) would be lost on restart
+            lines.append("user root")
         if self.tls:
             lines += [
                 f"cafile {self.tls.ca_file}",

@@ -13,7 +13,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.config.model import NodeConfig, PdaSection
+from agent.config.model import NodeConfig
 from agent.contract.envelope import Command, Response, dump
 from agent.contract.tasks import DriverLoginAnswer
 from agent.contract.topics import Kind, Topic
@@ -79,7 +79,10 @@ async def until(predicate, what: str, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def test_inspection_task_from_platform_to_completion_across_a_broker_outage(mosquitto, tmp_path):
+def test_inspection_task_from_platform_to_completion_across_a_broker_outage(mosquitto_factory, tmp_path):
+    # Run as root, mosquitto drops to its own user, which cannot write pytest's 0700 tmp dirs:
+    # persistence then fails ("Permission denied") and the platform's session is lost on restart.
+    mosquitto = mosquitto_factory(extra=["user root"])
     config = NodeConfig.model_validate({
         "node": {"id": NODE, "site": SITE, "role": "pda", "heartbeat_s": 3600},
         "broker": {"url": mosquitto.url, "reconnect_base_s": 0.05, "reconnect_cap_s": 0.3, "keepalive_s": 5},
@@ -108,6 +111,7 @@ def test_inspection_task_from_platform_to_completion_across_a_broker_outage(mosq
             assert not (await board.scan(f"{AWB}-007")).ok  # wrong piece: refused, kept as evidence
 
             await until(lambda: len(platform.updates()) == 3, "three updates before the outage")
+            await until(lambda: outbox.stats().depth == 0, "the outbox to drain (PUBACKs handled)")
             mosquitto.stop()
             await until(lambda: not link.connected, "the link to notice")
             offline = [await board.scan(f"{AWB}-001"), await board.scan(f"{AWB}-002"), await board.scan("BAY-07"),
@@ -126,7 +130,10 @@ def test_inspection_task_from_platform_to_completion_across_a_broker_outage(mosq
         asyncio.run(go())
     finally:
         platform.close()
-    updates = platform.updates()
+    received = platform.updates()
+    # at least once: a re-sent message keeps its id, and the platform drops it by that id
+    updates = list({u["id"]: u for u in received}.values())
+    assert len({(u["body"]["task_id"], u["body"]["step"]) for u in received}) == len(updates)
     assert [u["body"]["state"] for u in updates] == ["ASSIGNED", "ACCEPTED", "AT_SOURCE", "PICKED", "DELIVERED",
                                                      "COMPLETED"]
     assert [u["body"]["step"] for u in updates] == [1, 2, 3, 4, 5, 6]
