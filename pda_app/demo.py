@@ -92,6 +92,8 @@ class Demo:
 
 async def make_demo(folder: Path, *, online: bool = True) -> Demo:
     folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("board.db*"):
+        old.unlink()  # a demo always starts from the same three tasks
     clock = FakeClock(START)
     recorder = MemoryRecorder()
     # a cheap PIN hash: the demo's PIN is public anyway

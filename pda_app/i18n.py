@@ -44,7 +44,7 @@ TEXT: dict[str, dict[Lang, str]] = {
     "detail.exception": {"zh": "报告异常", "en": "Report problem"},
     "detail.awb": {"zh": "运单 {awb}", "en": "AWB {awb}"},
     "detail.customs": {"zh": "海关 {ref}", "en": "Customs {ref}"},
-    "next.accept": {"zh": "请接受任务", "en": "Accept the task"},
+    "next.accept": {"zh": "新任务：接受后去取货位", "en": "New: accept, then go to source"},
     "next.source": {"zh": "请扫描取货位标签", "en": "Scan the location label"},
     "next.piece": {"zh": "请扫描货物标签", "en": "Scan a piece label"},
     "next.destination": {"zh": "请扫描目的地标签", "en": "Scan the destination label"},

@@ -289,7 +289,7 @@ class Presenter:
 
     def open_exception(self) -> None:
         if self.detail_id is not None:
-            self.screen = "exception"
+            self.screen, self._feedback = "exception", None  # the driver has moved on from the last answer
             self.changed()
 
     async def report_exception(self, reason: str, note: str = "") -> ScanResult:

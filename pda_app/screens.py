@@ -50,7 +50,7 @@ class LoginScreen(Screen):
     def __init__(self, intents, **kw):
         super().__init__(name="login", **kw)
         box = Band(orientation="vertical", fill=theme.BLACK)
-        self.title = Text(size=theme.FONT_XL, color=theme.YELLOW, bold=True, halign="center")
+        self.title = Text(size=theme.FONT_XL, color=theme.YELLOW, bold=True, halign="center", lines=1)
         fields = BoxLayout(size_hint_y=None, height=dp(96), spacing=dp(theme.PAD))
         self.badge = BigButton(name="badge", size=theme.FONT_M, height=96, on_release=lambda *_: intents.focus("badge"))
         self.pin = BigButton(name="pin", size=theme.FONT_M, height=96, on_release=lambda *_: intents.focus("pin"))
@@ -148,7 +148,7 @@ class TaskDetailScreen(Screen):
         for w in (self.back, self.title, self.state):
             head.add_widget(w)
         self.from_label = Text(size=theme.FONT_S, color=theme.YELLOW)
-        self.source = Text(size=theme.FONT_HUGE, bold=True, halign="center", color=theme.YELLOW)
+        self.source = Text(size=theme.FONT_HUGE, bold=True, halign="center", color=theme.YELLOW, lines=1)
         self.pieces_title = Text(size=theme.FONT_M, bold=True)
         self.pieces = GridLayout(cols=2, size_hint_y=None, spacing=dp(2))
         self.pieces.bind(minimum_height=self.pieces.setter("height"))
@@ -203,7 +203,7 @@ class ExceptionScreen(Screen):
         super().__init__(name="exception", **kw)
         self.intents = intents
         self.box = Band(orientation="vertical", fill=theme.BLACK)
-        self.title = Text(size=theme.FONT_XL, color=theme.YELLOW, bold=True, halign="center")
+        self.title = Text(size=theme.FONT_XL, color=theme.YELLOW, bold=True, halign="center", lines=1)
         self.reasons = BoxLayout(orientation="vertical", spacing=dp(theme.PAD), size_hint_y=None)
         self.reasons.bind(minimum_height=self.reasons.setter("height"))
         self.note = TextInput(font_name=FONT_NAME, font_size=sp(theme.FONT_M), size_hint_y=None,

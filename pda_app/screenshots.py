@@ -103,10 +103,11 @@ def main(argv: list[str] | None = None, *, make_demo: Callable[[Path], Awaitable
 
     from pda_app import demo as demo_mod
     from pda_app.app import PdaApp
-    from pda_app.check import check_screenshots
+    from pda_app.check import check_screenshots, glyph_problems, kivy_renderer
 
     make_demo = make_demo or demo_mod.make_demo
     made: list[Path] = []
+    problems: list[str] = []
 
     async def run() -> None:
         first = await make_demo(work / "zh")
@@ -114,7 +115,10 @@ def main(argv: list[str] | None = None, *, make_demo: Callable[[Path], Awaitable
 
         async def script():
             try:
-                await frames(2)
+                await frames(20)  # the first layout of a fresh window takes a few passes
+                # the app's own text renderer must draw Chinese, not the .notdef box
+                from pda_app.fonts import FONT_NAME
+                problems.extend(f"kivy: {p}" for p in glyph_problems(kivy_renderer(FONT_NAME)))
                 demo = first
                 for lang in ("zh", "en"):
                     made.extend(await walk(app, demo, lang, args.out))
@@ -129,13 +133,13 @@ def main(argv: list[str] | None = None, *, make_demo: Callable[[Path], Awaitable
     try:
         asyncio.run(run())
     except Exception:  # Kivy's console log is off offscreen: say what broke, then fail
-        traceback.print_exc()
+        traceback.print_exc(file=sys.__stderr__)
         return 2
-    problems = check_screenshots(args.out, [stem for stem, _ in SHOTS])
+    problems += check_screenshots(args.out, [stem for stem, _ in SHOTS])
     for path in made:
         print(path)
     for problem in problems:
-        print(f"problem: {problem}", file=sys.stderr)
+        print(f"problem: {problem}", file=sys.__stderr__)  # Kivy swallows sys.stderr
     return 1 if problems else 0
 
 

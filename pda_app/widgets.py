@@ -35,17 +35,23 @@ def repaint(widget, rgba) -> None:
 class Text(Label):
     """A label that wraps to its width and grows to its text's height."""
 
-    def __init__(self, text="", size=theme.FONT_M, color=theme.WHITE, bold=False, halign="left", **kw):
+    def __init__(self, text="", size=theme.FONT_M, color=theme.WHITE, bold=False, halign="left", lines=None, **kw):
         super().__init__(text=text, font_name=FONT_NAME, font_size=sp(size), color=color, bold=bold,
                          halign=halign, valign="middle", size_hint_y=None, **kw)
-        self.bind(width=self._wrap, texture_size=self._grow)
-        self._wrap()
+        if lines:
+            # a title: fixed height and no wrapping. Kivy cannot break Chinese text (no spaces)
+            # and drew nothing when the first layout gave it a narrow width.
+            self.height = sp(size) * 1.4 * lines + dp(theme.PAD)
+        else:
+            self.bind(width=self._wrap, texture_size=self._grow)
+            self._wrap()
+            self._grow()  # an empty label never updates its texture size: start small
 
     def _wrap(self, *_):
         self.text_size = (self.width - dp(2 * theme.PAD), None)
 
     def _grow(self, *_):
-        self.height = max(self.texture_size[1] + dp(theme.PAD), dp(8))
+        self.height = max(self.texture_size[1] + dp(theme.PAD), dp(8)) if self.text else dp(8)
 
 
 class BigButton(Button):

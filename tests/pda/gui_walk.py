@@ -86,7 +86,7 @@ def expect(app, step, *needles, absent=()):
 async def script(app, demo):
     try:
         await settle(app)
-        expect(app, "start on login", "司机登录", "离线" if False else "在线", "未登录")
+        expect(app, "start on login", "司机登录", "在线", "未登录")
         await wedge(app, demo.badge)
         expect(app, "badge scanned by wedge", demo.badge)
         for digit in demo.pin:
@@ -104,7 +104,7 @@ async def script(app, demo):
         if app.screens["detail"].source.font_size < dp(60):
             failures.append("source location is not in very large type")
         await tap(app, "accept")
-        expect(app, "accepted", "正确 / Right", "请扫描取货库位" if False else "请前往取货库位")
+        expect(app, "accepted", "正确 / Right", "请前往取货库位")
         await tap(app, "feedback")
         await wedge(app, "B-01-04-1")
         expect(app, "wrong location", "错误 / Wrong", "库位错误")
@@ -127,6 +127,7 @@ async def script(app, demo):
         expect(app, "delivered", "已送达")
         await tap(app, "complete")
         expect(app, "completed", "任务完成", "我的任务 (2)", absent=("T-1042",))
+        await tap(app, "feedback")
         await tap(app, "lang")
         expect(app, "english", "My tasks (2)", "Online", "中文")
         await tap(app, "task-T-1045")
