@@ -1,10 +1,10 @@
 """What the lane must not forget across a crash: the transaction in progress, and the offline
 decisions still waiting for the platform's word.
 
-- `inflight`: one row per lane, rewritten after every state change of its transaction and
-  deleted only after the finished transaction has been recorded (committed to the outbox).
-  A row found at start means the agent died mid-transaction: `aborted_record` turns it into
-  a GateTransaction with outcome "aborted".
+- `inflight`: one row per transaction, rewritten after every state change and deleted only
+  after the finished transaction has been recorded (committed to the outbox). A row found at
+  start means the agent died mid-transaction (or the outbox refused the record):
+  `aborted_record` turns it into a GateTransaction with outcome "aborted".
 - `reconcile`: one row per offline decision, deleted once a gate_reconcile event has been
   recorded for it.
 
@@ -21,7 +21,7 @@ from agent.contract.devices import CameraRead, Weight
 from agent.contract.gate import ContainerRead, Decision, GateTransaction, VerifyRequest
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS inflight (lane TEXT PRIMARY KEY, transaction_id TEXT NOT NULL, draft TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS inflight (transaction_id TEXT PRIMARY KEY, lane TEXT NOT NULL, draft TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reconcile (
     transaction_id TEXT PRIMARY KEY, lane TEXT NOT NULL, request TEXT NOT NULL, decision TEXT NOT NULL);
 """
@@ -35,14 +35,15 @@ class Journal:
     # -- the transaction in progress -------------------------------------------------------
     def save(self, lane: str, transaction_id: str, draft: dict) -> None:
         self.conn.execute("INSERT OR REPLACE INTO inflight VALUES (?, ?, ?)",
-                          (lane, transaction_id, json.dumps(draft, ensure_ascii=False)))
+                          (transaction_id, lane, json.dumps(draft, ensure_ascii=False)))
 
     def clear(self, lane: str, transaction_id: str) -> None:
         self.conn.execute("DELETE FROM inflight WHERE lane = ? AND transaction_id = ?", (lane, transaction_id))
 
-    def load(self, lane: str) -> dict | None:
-        row = self.conn.execute("SELECT draft FROM inflight WHERE lane = ?", (lane,)).fetchone()
-        return None if row is None else json.loads(row[0])
+    def drafts(self, lane: str) -> list[dict]:
+        """Every unfinished (or unrecorded) transaction of the lane, oldest id first."""
+        rows = self.conn.execute("SELECT draft FROM inflight WHERE lane = ? ORDER BY transaction_id", (lane,))
+        return [json.loads(r[0]) for r in rows]
 
     # -- offline decisions awaiting the platform -------------------------------------------
     def add_reconcile(self, lane: str, request: VerifyRequest, decision: Decision) -> None:

@@ -3,8 +3,10 @@
 The runner owns the lane, the barrier guard, the permit store and the journal. Every input
 (I/O snapshot, camera read, weight, platform answer, tick, staff command) goes through `_run`,
 which holds one lock: the lane handles the event, the runner does the actions in order
-(follow-up events such as a permit lookup are queued and handled in the same turn), and the
-barrier coils are written last, from the guard, only when they change.
+(follow-up events such as a permit lookup are queued and handled in the same turn), writes
+the barrier coils from the guard (only when they change), and then does the bookkeeping
+(records, journal) of the turn in order, so the outbox and fsyncs are not between a decision
+and the barrier. A turn's journal writes of one transaction collapse into the last one.
 
 Never: write coils other than through `BarrierGuard.outputs`, execute an expired open, clear
 the journal before the transaction record is committed, or let a recorder or device error
@@ -58,7 +60,11 @@ class LaneRunner:
         await self._run(list(events))
 
     async def on_inputs(self, snapshot: Any) -> None:
-        """A gate I/O snapshot: the guard learns it before the lane (safety first)."""
+        """A gate I/O snapshot: the guard learns it before the lane (safety first). A stale
+        snapshot (the driver's fail-safe stand-in after a failed read) is a controller loss."""
+        if getattr(snapshot, "stale", False):
+            await self.controller_lost("inputs stale: module not answering")
+            return
         self.guard.observe(snapshot, self.clock.monotonic())
         edges = ev.input_edges(self._prev_inputs, snapshot)
         self._prev_inputs = snapshot
@@ -66,6 +72,8 @@ class LaneRunner:
 
     async def controller_lost(self, detail: str = "") -> None:
         """The I/O module is gone: safe state, and the lane assumes the worst until it is back."""
+        if self.guard.controller_lost:
+            return  # already there: no event flood at the poll rate
         self.guard.lost()
         self._prev_inputs = None
         self.counters["controller_lost"] += 1
@@ -85,14 +93,21 @@ class LaneRunner:
     # -- the turn ----------------------------------------------------------------------------
     async def _run(self, events: list[ev.Event]) -> None:
         async with self._lock:
-            queue = deque(events)
+            queue, bookkeeping = deque(events), []
+            spawned = len(self._tasks)
             while queue:
-                actions = self.lane.handle(queue.popleft())
-                for action in actions:
+                for action in self.lane.handle(queue.popleft()):
+                    if isinstance(action, _BOOKKEEPING):
+                        bookkeeping.append(action)
+                        continue
                     follow = await self._do(action)
                     if follow is not None:
                         queue.append(follow)
             await self._write(self.guard.outputs(self.clock.monotonic()), "")
+            if len(self._tasks) > spawned:
+                await asyncio.sleep(0)  # let a new gate_verify leave before the records are written
+            for action in _coalesce(bookkeeping):
+                await self._do(action)
 
     async def _do(self, action: ev.Action) -> ev.Event | None:
         match action:
@@ -262,6 +277,20 @@ class LaneRunner:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+#: actions that record what happened: done after the coils and the platform request, in order
+_BOOKKEEPING = (ev.RecordTransaction, ev.RecordLaneEvent, ev.Journal, ev.AwaitReconcile)
+
+
+def _coalesce(actions: list[ev.Action]) -> list[ev.Action]:
+    """Drop a journal save that a later save in the same turn supersedes (one fsync, not three).
+    A save followed by a delete is kept: if the record fails, the delete is skipped and the
+    saved draft is what a restart records as aborted."""
+    saves = [a for a in actions if isinstance(a, ev.Journal) and a.draft is not None]
+    last = {a.transaction_id: i for i, a in enumerate(saves)}
+    keep = {id(saves[i]) for i in last.values()}
+    return [a for a in actions if not (isinstance(a, ev.Journal) and a.draft is not None) or id(a) in keep]
 
 
 def _answer(body: Any) -> VerifyAnswer:

@@ -58,24 +58,26 @@ class GateStation:
         self.started = False
 
     # -- life cycle --------------------------------------------------------------------------
-    async def start(self) -> GateTransaction | None:
-        """Safe state first, then record any transaction a crash interrupted."""
+    async def start(self) -> list[GateTransaction]:
+        """Safe state first, then record every transaction a crash interrupted."""
         await self.runner.safe_state("agent start")
         aborted = await self.recover()
         self.started = True
         return aborted
 
-    async def recover(self) -> GateTransaction | None:
-        draft = self.journal.load(self.settings.lane)
-        if draft is None:
-            return None
-        record = aborted_record(self.settings.lane, draft, self.clock.now())
-        log.warning("transaction %s was interrupted (%s): recording it as aborted",
-                    record.transaction_id, record.trouble_reason)
-        await self.recorder.record("gate_transaction", record, "transactional")  # raises: keep the row
-        self.journal.clear(self.settings.lane, record.transaction_id)
-        await self.runner.safe_state("recovered an interrupted transaction")
-        return record
+    async def recover(self) -> list[GateTransaction]:
+        """Record journalled, unfinished transactions as "aborted" (each once), then safe state."""
+        recorded = []
+        for draft in self.journal.drafts(self.settings.lane):
+            record = aborted_record(self.settings.lane, draft, self.clock.now())
+            log.warning("transaction %s was interrupted (%s): recording it as aborted",
+                        record.transaction_id, record.trouble_reason)
+            await self.recorder.record("gate_transaction", record, "transactional")  # raises: keep the row
+            self.journal.clear(self.settings.lane, record.transaction_id)
+            recorded.append(record)
+        if recorded:
+            await self.runner.safe_state("recovered an interrupted transaction")
+        return recorded
 
     async def run(self) -> None:
         """Tick the lane and retry reconciliation until cancelled."""

@@ -153,14 +153,33 @@ def test_restart_mid_transaction_records_aborted_and_goes_safe(play):
         await rig.station.close()  # the agent dies here
         rig.port.writes.clear()
         rig.station = rig._station()
-        aborted = await rig.station.start()
-        assert aborted is not None and aborted.transaction_id == tid
+        [aborted] = await rig.station.start()
+        assert aborted.transaction_id == tid
         assert rig.port.writes[0]["red"] and not rig.port.writes[0]["barrier_open"]
-        assert rig.station.journal.load("lane-1") is None
-        assert await rig.station.recover() is None, "recorded once"
+        assert rig.station.journal.drafts("lane-1") == []
+        assert await rig.station.recover() == [], "recorded once"
         rig.clock.advance(timedelta(seconds=1).total_seconds())
 
     rig = play(scenario)
     [tx] = rig.transactions()
     assert tx.outcome == "aborted" and "VERIFYING" in tx.trouble_reason
     assert tx.plate is not None and len(tx.containers) == 2 and len(tx.reads) == 3
+
+
+def test_stale_snapshot_is_a_controller_loss_reported_once(play):
+    async def scenario(rig):
+        from dataclasses import dataclass
+
+        @dataclass(frozen=True)
+        class StaleIo(Io):
+            stale: bool = True
+
+        await rig.io()
+        for _ in range(3):
+            await rig.station.emit("io-1", StaleIo(safety=True, photocell_broken=True))
+        assert not rig.station.guard.safe_to_actuate and rig.port.last["red"]
+        await rig.io()  # a fresh snapshot: the controller is back
+        assert rig.station.guard.safe_to_actuate
+
+    rig = play(scenario)
+    assert sum(e.value == "controller_lost" for e in rig.recorder.of("lane_event")) == 1

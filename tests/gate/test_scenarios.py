@@ -18,7 +18,7 @@ async def _pass(rig) -> None:
     assert rig.lane.state is State.PASSED, "closed before the hold-off"
     await rig.tick(0.6)
     assert rig.lane.state is State.IDLE
-    assert rig.station.journal.load("lane-1") is None, "journal row kept after the record"
+    assert rig.station.journal.drafts("lane-1") == [], "journal row kept after the record"
 
 
 def test_normal_pass_records_one_complete_transaction(play):
@@ -191,7 +191,7 @@ def test_truck_backs_out_cancels_cleanly(play):
         rig.platform.release()  # the answer for a truck that left changes nothing
         await rig.settle()
         assert rig.lane.state is State.IDLE
-        assert rig.station.journal.load("lane-1") is None
+        assert rig.station.journal.drafts("lane-1") == []
 
     rig = play(scenario)
     [tx] = rig.transactions()
@@ -286,3 +286,55 @@ def test_lane_with_weighbridge_waits_for_stable_weight(play):
         assert rig.platform.requests[0].weight_kg == 28450.0
 
     play(scenario, scale="scale-1")
+
+
+def test_late_platform_answer_lifts_a_timeout_trouble(play):
+    async def scenario(rig):
+        rig.platform.mode = "hold"
+        await rig.io()
+        await rig.arrive_and_read()
+        await rig.tick(rig.settings.verify_s)  # no permits held: TROUBLE
+        assert rig.lane.state is State.TROUBLE
+        rig.platform.release()
+        await rig.settle()
+        assert rig.lane.state is State.BARRIER_OPEN and rig.lane.tx.decision.by == "platform"
+
+    play(scenario)
+
+
+def test_a_record_the_outbox_refuses_is_kept_in_the_journal(play):
+    async def scenario(rig):
+        from agent.errors import StorageFullError
+
+        real = rig.recorder.record
+
+        async def full(type, body, priority="transactional"):
+            if type == "gate_transaction":
+                raise StorageFullError("outbox at its cap")
+            return await real(type, body, priority)
+
+        rig.recorder.record = full
+        await rig.io()
+        await rig.arrive_and_read()
+        await rig.settle()
+        await rig.drive_through()
+        await rig.tick(1.1)
+        assert rig.lane.state is State.IDLE, "the lane keeps working"
+        assert len(rig.station.journal.drafts("lane-1")) == 1, "not lost: recorded as aborted on restart"
+        assert rig.runner.counters["record_failed.gate_transaction"] == 1
+        lost_id = rig.station.journal.drafts("lane-1")[0]["transaction_id"]
+        rig.recorder.record = real  # the outbox has room again; the next truck must not erase the first
+        await rig.io(open_limit=False, closed_limit=True)
+        await rig.arrive_and_read()
+        await rig.settle()
+        await rig.drive_through()
+        await rig.tick(1.1)
+        [kept] = rig.station.journal.drafts("lane-1")
+        assert kept["transaction_id"] == lost_id
+        await rig.station.close()
+        rig.station = rig._station()
+        [aborted] = await rig.station.start()
+        assert aborted.transaction_id == lost_id
+
+    rig = play(scenario)
+    assert [t.outcome for t in rig.transactions()] == ["passed", "aborted"]
