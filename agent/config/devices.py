@@ -47,8 +47,9 @@ class _SerialDevice(_Device):
             scheme = value.split("://", 1)[0]
             if scheme not in ("loop", "socket", "rfc2217", "spy", "alt", "hwgrep"):
                 raise ValueError(f"unknown port URL scheme {scheme!r} (loop, socket, rfc2217, spy, alt, hwgrep)")
-        elif not value.startswith("/dev/") and not value.startswith("/tmp/") and not value.upper().startswith("COM"):
-            raise ValueError("expected a device path (/dev/...) or a pyserial URL (socket://host:port, ...)")
+        elif not value.startswith("/") and not value.upper().startswith("COM"):
+            raise ValueError("expected an absolute device path (/dev/serial/by-id/...) or a pyserial URL "
+                             "(socket://host:port, rfc2217://host:port, loop://)")
         return value
 
 

@@ -56,10 +56,15 @@ class SerialPort:
 
     async def open(self) -> None:
         """Open the port (in a thread: socket:// and rfc2217:// connect over the network)."""
+        opening = asyncio.ensure_future(asyncio.to_thread(
+            serial.serial_for_url, self.url, timeout=READ_TIMEOUT_S, write_timeout=2.0, **self.settings
+        ))
         try:
-            self.raw = await asyncio.to_thread(
-                serial.serial_for_url, self.url, timeout=READ_TIMEOUT_S, write_timeout=2.0, **self.settings
-            )
+            self.raw = await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            # stopped while the thread was still opening: close what it opens, never leak it
+            opening.add_done_callback(_close_opened)
+            raise
         except (serial.SerialException, OSError, ValueError) as err:
             raise DeviceOffline(f"cannot open {self.url}: {err}") from err
         loop = asyncio.get_running_loop()
@@ -124,6 +129,11 @@ class SerialPort:
                 raw.close()
             except (serial.SerialException, OSError) as err:
                 log.debug("closing %s: %s", self.url, err)
+
+
+def _close_opened(opening: asyncio.Future) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
 
 
 class SerialDriver(Driver):

@@ -109,5 +109,6 @@ class SsiScannerDriver(SerialDriver):
         await self._send(ssi.ack(), "acks_sent")
 
     async def _send(self, data: bytes, counter: str) -> None:
-        await self.write(data)
+        # counted first: once the bytes are out the scanner may act before this task resumes
         self.count(counter)
+        await self.write(data)

@@ -76,8 +76,12 @@ class SqliteScanSink(RecordingSink):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
-        with sqlite3.connect(path) as db:
+        db = sqlite3.connect(path)
+        try:
             db.execute("CREATE TABLE IF NOT EXISTS scans (id INTEGER PRIMARY KEY, device TEXT, data TEXT)")
+            db.commit()
+        finally:
+            db.close()
         self.fail_next = 0
         self.gate: asyncio.Event | None = None
         self.entered = 0  # emits that reached the sink (before any commit)
