@@ -80,7 +80,8 @@ class NodeRuntime:
             raise ConfigError(source, [("gate.io", f"no device named {gate.io!r}")])
         if gate.state_path == Path("var/gate.db"):  # default: keep it beside this node's outbox
             gate = gate.model_copy(update={"state_path": sibling_db(self.config, "gate")})
-        self.station = GateStation(gate, self.outbox, self.link, port=io, clock=self.clock)
+        self.station = GateStation(gate, self.outbox, self.link, port=io, clock=self.clock,
+                                   reconcile_every_s=gate.reconcile_s)
         for name, handler in self.station.command_handlers().items():
             self.link.register_command(name, handler)
 

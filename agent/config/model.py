@@ -127,6 +127,7 @@ class GateSection(_Section):
     trouble_nag_s: float = Field(default=120.0, gt=0)
     decision_ttl_s: float = Field(default=5.0, gt=0, description="expiry of an open command made from a decision")
     tick_s: float = Field(default=0.1, gt=0, le=1)
+    reconcile_s: float = Field(default=60.0, gt=0, description="how often offline decisions are re-asked of the platform")
     state_path: Path = Field(default=Path("var/gate.db"), description="SQLite: permits, in-progress transaction, reconcile queue")
 
 

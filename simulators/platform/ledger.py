@@ -11,6 +11,7 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 SCHEMA = """
@@ -22,11 +23,21 @@ CREATE TABLE IF NOT EXISTS received (
     topic       TEXT NOT NULL,
     body        TEXT NOT NULL,
     first_at    REAL NOT NULL,
+    sent_at     REAL,
     copies      INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS received_node_seq ON received(node, seq);
 CREATE INDEX IF NOT EXISTS received_type ON received(type);
 """
+
+
+def _epoch(ts: object) -> float | None:
+    if not isinstance(ts, str):
+        return None
+    try:
+        return datetime.fromisoformat(ts).timestamp()
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -53,9 +64,10 @@ class Ledger:
         """Record one message; returns False when its id was already there (a duplicate)."""
         with self._lock:
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO received (id, node, seq, type, topic, body, first_at) VALUES (?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO received (id, node, seq, type, topic, body, first_at, sent_at)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 (envelope["id"], envelope["node"], int(envelope.get("seq") or 0), envelope["type"], topic,
-                 json.dumps(envelope.get("body"), ensure_ascii=False), at),
+                 json.dumps(envelope.get("body"), ensure_ascii=False), at, _epoch(envelope.get("ts"))),
             )
             if cur.rowcount == 0:
                 self._db.execute("UPDATE received SET copies = copies + 1 WHERE id = ?", (envelope["id"],))
@@ -79,6 +91,13 @@ class Ledger:
             rows = self._db.execute(sql + " ORDER BY node, seq", args).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def latest(self, type_: str, node: str) -> dict | None:
+        """The body of the newest record of a type from a node (e.g. its last heartbeat)."""
+        with self._lock:
+            row = self._db.execute("SELECT body FROM received WHERE type = ? AND node = ? ORDER BY seq DESC LIMIT 1",
+                                   (type_, node)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def duplicates(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COALESCE(SUM(copies - 1), 0) FROM received").fetchone()[0]
@@ -99,6 +118,20 @@ class Ledger:
         present = set(seqs)
         gaps = [s for s in range(seqs[0], seqs[-1] + 1) if s not in present]
         return NodeAudit(node, len(seqs), dups, seqs[0], seqs[-1], gaps)
+
+    def latencies(self, type_: str | None = None) -> list[float]:
+        """Seconds from the node's envelope timestamp to first receipt here (same machine clock),
+        outbox waiting included: what an outage costs shows up here."""
+        sql, args = "SELECT first_at - sent_at FROM received WHERE sent_at IS NOT NULL", []
+        if type_:
+            sql, args = sql + " AND type = ?", [type_]
+        with self._lock:
+            return [r[0] for r in self._db.execute(sql, args)]
+
+    def arrivals(self) -> list[tuple[float, str]]:
+        """(first receipt time, type) of every record, in time order: throughput charts."""
+        with self._lock:
+            return list(self._db.execute("SELECT first_at, type FROM received ORDER BY first_at"))
 
     def close(self) -> None:
         with self._lock:

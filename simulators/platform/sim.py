@@ -183,6 +183,8 @@ class PlatformSim:
             with self._response_cv:
                 self.responses[payload.get("correlation_id", "")] = payload
                 self._response_cv.notify_all()
+            if isinstance(payload, dict) and {"id", "node", "type"} <= payload.keys():
+                self.ledger.add(payload, msg.topic, time.time())  # responses carry seq too: no false gaps
             return
         spec = BY_TYPE.get(name)
         if spec is None:
