@@ -103,13 +103,13 @@ class GateIoDriver(Driver):
     async def open(self) -> None:
         await self.close()
         self.client = self._make_client()
+        why = ""
         try:
             connected = await self.client.connect()
         except (OSError, ModbusException) as err:
-            connected = False
-            self.detail = str(err)
+            connected, why = False, f": {err}"
         if not connected:
-            await self._fail("offline", f"cannot open {self.config.port}")
+            await self._fail("offline", f"cannot open {self.config.port}{why}")
         # a port that opens is not yet a module that answers
         state, detail = await self._poll_once()
         if state != "online":

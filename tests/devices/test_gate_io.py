@@ -249,3 +249,22 @@ def test_a_port_that_cannot_be_opened_is_offline():
         await driver.close()
 
     asyncio.run(main())
+
+
+def test_a_module_that_refuses_the_reads_is_in_error():
+    async def main():
+        controller = GateController(travel_s=0.2)
+        port = await controller.start_tcp()
+        sink = Sink()
+        # a map that puts the e-stop beyond the module's 32 inputs: every read is refused
+        driver = GateIoDriver(config(port, map=GateIoMap(estop=40)), sink)
+        try:
+            with pytest.raises(DeviceOffline, match="refused"):
+                await driver.open()
+            assert driver.state == "error" and driver.counters["exception_replies"] == 1
+            assert driver.inputs.stale
+        finally:
+            await driver.close()
+            await controller.stop()
+
+    asyncio.run(main())

@@ -17,8 +17,8 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient
 
 from agent.config.devices import GateIo, GateIoMap
-from agent.devices.base import DeviceOffline
 from agent.contract.node import DeviceStatus
+from agent.devices.base import DeviceOffline
 from agent.devices.gate_io import GateIoDriver, IoInputs
 from agent.devices.supervisor import Supervisor
 from agent.errors import UnsafeCommandError
@@ -146,8 +146,9 @@ def test_a_gate_lane_over_a_real_pty():
 
             # a dead module: offline, then back
             controller.muted = True
+            seen = len(sink.statuses())
             run = supervisor.start()
-            await until(lambda: "offline" in sink.statuses()[1:], what="offline")
+            await until(lambda: "offline" in sink.statuses()[seen:], what="offline")
             assert driver.inputs.stale and driver.inputs.safety
             controller.muted = False
             await until(lambda: driver.state == "online" and not driver.inputs.stale, what="back online")
