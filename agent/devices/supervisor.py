@@ -51,8 +51,10 @@ class Supervisor:
         self._stopping = False
 
     async def run(self) -> None:
-        """Serve every driver until `stop()`; returns when all are closed."""
-        self._stopping = False
+        """Serve every driver until `stop()`; returns when all are closed. A `stop()` that came
+        before this task first ran wins: the supervisor then starts nothing."""
+        if self._stopping:
+            return
         self._tasks = [asyncio.create_task(self._keep(d), name=f"device-{d.name}") for d in self.drivers]
         try:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -61,6 +63,7 @@ class Supervisor:
 
     def start(self) -> asyncio.Task:
         """Run in the background; `await stop()` later."""
+        self._stopping = False
         return asyncio.create_task(self.run(), name="device-supervisor")
 
     async def stop(self) -> None:

@@ -150,3 +150,35 @@ def test_build_drivers_from_a_node_config(tmp_path):
         ("PlainScannerDriver", "scan-1"), ("SsiScannerDriver", "ssi-1"),
         ("ToledoDriver", "scale-1"), ("YaohuaDriver", "scale-2"),
     ]
+
+
+def test_stop_before_the_supervisor_task_ran_stops_it():
+    """A stop() right after start() must not be lost (the task had not begun yet)."""
+    import asyncio
+
+    from agent.devices.supervisor import Supervisor
+
+    from types import SimpleNamespace
+
+    from agent.devices.base import Driver
+
+    class Forever(Driver):
+        kind = "forever"
+
+        async def open(self):
+            await asyncio.Event().wait()
+
+        async def close(self):
+            pass
+
+    class Sink:
+        async def emit(self, device, event):
+            pass
+
+    async def main():
+        supervisor = Supervisor([Forever(SimpleNamespace(name="forever-1"), Sink())])
+        task = supervisor.start()
+        await supervisor.stop()
+        await asyncio.wait_for(task, 2)  # hangs forever when the early stop is forgotten
+
+    asyncio.run(main())
