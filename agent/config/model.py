@@ -36,7 +36,7 @@ class BrokerSection(_Section):
     session_expiry_s: int = Field(default=86400, ge=0)
     reconnect_base_s: float = Field(default=0.5, gt=0)
     reconnect_cap_s: float = Field(default=30.0, gt=0)
-    inflight: int = Field(default=100, ge=1, le=65535, description="unacknowledged QoS 1 publishes at once")
+    inflight: int = Field(default=400, ge=1, le=65535, description="unacknowledged QoS 1 publishes at once")
 
     @field_validator("url")
     @classmethod

@@ -87,6 +87,7 @@ class Link:
         self._v5 = config.broker.mqtt_version == "5"
         self._backoff = Backoff(config.broker.reconnect_base_s, config.broker.reconnect_cap_s, rng or random.Random())
         self._window = config.broker.inflight
+        self._refill = max(1, self._window // 4)
         self._state_topic = str(Topic(self._site, self._node, Kind.STATE))
         self._errors: Counter[str] = Counter()
         self._desk = CommandDesk(self._site, self._node, outbox, clock, self._count)
@@ -308,8 +309,8 @@ class Link:
             self._wake.clear()
             while self._connected and self._net is not None:
                 room = self._window - len(self._inflight)
-                if room <= 0:
-                    break
+                if room <= 0 or (self._inflight and room < self._refill):
+                    break  # refill in chunks: one query and one hand-over per chunk, not per ack
                 rows = self._outbox.next_batch(room)
                 if not rows:
                     break

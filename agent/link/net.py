@@ -189,7 +189,7 @@ class NetThread:
             if info.rc == mqtt.MQTT_ERR_SUCCESS or info.rc == mqtt.MQTT_ERR_AGAIN:
                 self._rows[info.mid] = rid
             else:
-                log.warning("publish of row %s returned %s", rid, mqtt.error_string(info.rc))
+                log.debug("publish of row %s returned %s", rid, mqtt.error_string(info.rc))
                 self._rows[info.mid] = rid  # paho keeps it queued; a PUBACK may still come
 
     def _do_publish(self, topic: str, payload: bytes, retain: bool, props: Properties | None,

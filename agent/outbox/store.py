@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,11 @@ from agent.outbox.writer import Cap, PutRequest, Writer
 log = logging.getLogger(__name__)
 
 DEFAULT_PUT_TIMEOUT_S = 30.0
+
+
+@lru_cache(maxsize=1024)
+def _topic(site: str, node: str, kind: str, name: str | None) -> str:
+    return str(Topic(site, node, Kind(kind), name))  # validated once per distinct topic
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +60,7 @@ class Row:
     reply_to: str | None
 
     def topic_for(self, site: str, node: str) -> str:
-        return self.topic or str(Topic(site, node, Kind(self.kind), self.name))
+        return self.topic or _topic(site, node, self.kind, self.name)
 
 
 @dataclass
@@ -186,11 +192,7 @@ class Outbox:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
-        def resolve(_req: PutRequest) -> None:
-            if not future.done():
-                future.set_result(None)
-
-        req.on_done = lambda r: loop.call_soon_threadsafe(resolve, r)
+        req.loop, req.future = loop, future
         self._writer.submit(req)
         limit = self._put_timeout if timeout is None else timeout
         try:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ PENDING, COMMITTING, DONE, CANCELLED = range(4)
 TELEMETRY = 2
 _CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
 _ANSWER_TTL_S = 86400.0
+_ACK_BATCH = 256
+_ACK_LINGER_S = 0.02
 
 
 @dataclass(slots=True, eq=False)
@@ -57,6 +60,8 @@ class PutRequest:
     reuse_id: bool = False
     answer_key: str | None = None
     on_done: Callable[[PutRequest], None] | None = None
+    loop: object | None = None  # an asyncio loop: completions are batched onto it (see _finish_all)
+    future: object | None = None
     state: int = PENDING
     seq: int = 0
     final: bytes | None = None
@@ -87,6 +92,7 @@ class Writer:
         self._last_batch = 0
         self._last_prune = 0.0
         self._last_answer_prune = 0.0
+        self._ack_since: float | None = None
         self.rows = [0, 0, 0]
         self.bytes = [0, 0, 0]
         self.dropped = [0, 0, 0]
@@ -127,6 +133,10 @@ class Writer:
                 return True
             return False
 
+    @staticmethod
+    def _clock_mono() -> float:
+        return time.monotonic()  # a real-time batching window, not a scenario time
+
     def waiting(self) -> list[int]:
         return [sum(1 for r in q if r.state == PENDING) for q in self._waiting]
 
@@ -141,13 +151,15 @@ class Writer:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not (self._incoming or self._acks or self._stop):
-                    if not self._cond.wait(0.2 if any(self._waiting) else 1.0):
-                        break
+                while not (self._incoming or self._stop or self._acks_due()):
+                    if not self._cond.wait(_ACK_LINGER_S if self._acks else 0.2 if any(self._waiting) else 1.0):
+                        if not self._acks or self._acks_due():
+                            break
                 if self._linger and self._incoming and len(self._incoming) < self._last_batch and not self._stop:
                     self._cond.wait(self._linger)  # companions are likely: the last batch was bigger
                 batch, self._incoming = self._incoming, []
                 acks, self._acks = self._acks, []
+                self._ack_since = None
                 stopping = self._stop
                 for req in batch:
                     self._waiting[req.prio].append(req)
@@ -160,6 +172,15 @@ class Writer:
             if stopping:
                 self._fail_waiting(StorageFullError("the outbox is closed"))
                 return
+
+    def _acks_due(self) -> bool:
+        """Deletes ride along with the next insert commit; alone they wait a little to share
+        one fsync (losing an unflushed delete only means one harmless re-send)."""
+        if not self._acks:
+            return False
+        if self._ack_since is None:
+            self._ack_since = self._clock_mono()
+        return len(self._acks) >= _ACK_BATCH or self._clock_mono() - self._ack_since >= _ACK_LINGER_S
 
     def _count(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
@@ -233,9 +254,7 @@ class Writer:
             self._on_deleted(acks)
         if any(taken):
             self._on_committed()
-        for reqs in taken:
-            for req in reqs:
-                self._finish(req)
+        self._finish_all([req for reqs in taken for req in reqs])
 
     def _insert(self, req: PutRequest, seq: int) -> int:
         conn = self._conn
@@ -339,6 +358,21 @@ class Writer:
                     saved[p].extend(self._waiting[p])
                 self._waiting = saved
 
+    def _finish_all(self, reqs: list[PutRequest]) -> None:
+        """Wake the callers: one call_soon_threadsafe per asyncio loop, not one per row."""
+        by_loop: dict[object, list[PutRequest]] = {}
+        for req in reqs:
+            req.state = DONE
+            if req.loop is not None:
+                by_loop.setdefault(req.loop, []).append(req)
+            elif req.on_done is not None:
+                req.on_done(req)
+        for loop, group in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve_all, group)  # type: ignore[attr-defined]
+            except RuntimeError:
+                pass  # that loop is closed: its callers are gone
+
     def _finish(self, req: PutRequest) -> None:
         req.state = DONE
         if req.on_done is not None:
@@ -354,8 +388,12 @@ class Writer:
                     failed.append(req)
             self._incoming = []
             for req in failed:
-                req.state = DONE
                 req.error = error
-        for req in failed:
-            if req.on_done is not None:
-                req.on_done(req)
+        self._finish_all(failed)
+
+
+def _resolve_all(reqs: list[PutRequest]) -> None:
+    for req in reqs:
+        future = req.future
+        if future is not None and not future.done():  # type: ignore[attr-defined]
+            future.set_result(None)  # type: ignore[attr-defined]

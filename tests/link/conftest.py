@@ -27,16 +27,20 @@ def node_config(url: str, db, *, node: str = "lane-1", version: str = "5", **bro
 class Collector:
     """The platform's side: a persistent-session subscriber that survives broker restarts."""
 
-    def __init__(self, port: int, filters: list[str], client_id: str = "platform", **tls):
+    def __init__(self, port: int, filters: list[str], client_id: str = "platform", username: str | None = None,
+                 password: str | None = None, **tls):
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._filters = filters
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         c.reconnect_delay_set(0.05, 0.3)
-        c.on_connect = lambda cl, u, f, rc, p: cl.subscribe([(x, 1) for x in self._filters]) if not rc.is_failure else None
+        self.sessions: list[bool] = []  # session_present of every connect: False after the first = lost queue
+        c.on_connect = self._on_connect
         c.on_message = self._on_message
         if tls:
             c.tls_set(**tls)
+        if username:
+            c.username_pw_set(username, password)
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = 3600
         c.connect("127.0.0.1", port, keepalive=5, clean_start=False, properties=props)
@@ -44,6 +48,11 @@ class Collector:
         self.client = c
         self.wait(lambda: c.is_connected(), 5, "collector did not connect")
         time.sleep(0.2)  # SUBACK
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if not reason_code.is_failure:
+            self.sessions.append(bool(flags.session_present))
+            client.subscribe([(x, 1) for x in self._filters])
 
     def _on_message(self, client, userdata, msg) -> None:
         with self._lock:

@@ -1,0 +1,51 @@
+"""Read-only views of an outbox file for operators (`portedge outbox`, `portedge status`).
+
+Opens the database read-only, so it is safe while the node runs. Must never write to it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agent.outbox.schema import PRIORITIES
+
+
+def open_ro(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise FileNotFoundError(f"no outbox database at {path}")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def stats(conn: sqlite3.Connection, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    meta = dict(conn.execute("SELECT key, value FROM meta"))
+    classes = {}
+    for prio, name in enumerate(PRIORITIES):
+        rows, size, oldest = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(length(payload)), 0), MIN(created) FROM outbox WHERE prio = ?", (prio,)).fetchone()
+        classes[name] = {"rows": rows, "bytes": size, "oldest_age_s": round(now - oldest, 1) if oldest else None,
+                         "dropped": int(meta.get(f"dropped:{prio}", 0))}
+    return {"classes": classes, "seq": int(meta.get("seq", 0)), "corrupt_moved_to": meta.get("corrupt_moved_to"),
+            "answers": conn.execute("SELECT COUNT(*) FROM answers").fetchone()[0],
+            "health": json.loads(meta["health"]) if meta.get("health") else None}
+
+
+def peek(conn: sqlite3.Connection, n: int) -> Iterator[dict[str, Any]]:
+    for _rid, msg_id, seq, prio, kind, name, topic, type_, size, created in conn.execute(
+            "SELECT rid, msg_id, seq, prio, kind, name, topic, type, length(payload), created FROM outbox"
+            " ORDER BY prio, seq LIMIT ?", (n,)):
+        yield {"seq": seq, "priority": PRIORITIES[prio], "type": type_, "id": msg_id,
+               "topic": topic or f"{kind}/{name}", "bytes": size, "age_s": round(time.time() - created, 1)}
+
+
+def export(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
+    """Every waiting message as stored (payload decoded), in send order."""
+    for seq, prio, kind, name, topic, payload in conn.execute(
+            "SELECT seq, prio, kind, name, topic, payload FROM outbox ORDER BY prio, seq"):
+        yield {"seq": seq, "priority": PRIORITIES[prio], "topic": topic or f"{kind}/{name}",
+               "message": json.loads(bytes(payload))}

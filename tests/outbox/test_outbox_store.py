@@ -1,0 +1,174 @@
+"""The outbox alone: commit before return, seq across restarts, order, caps, disk full, corruption."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+
+import pytest
+
+from agent.clock import FakeClock
+from agent.config.model import ClassCap
+from agent.errors import StorageFullError
+from agent.health import assemble
+from agent.outbox import Outbox
+from agent.outbox.schema import stamp_seq
+
+
+def committed_rows(path) -> list[tuple[int, str]]:
+    """Read with a separate connection: what a crash right now would leave on disk."""
+    conn = sqlite3.connect(str(path))
+    try:
+        return conn.execute("SELECT seq, msg_id FROM outbox ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+def test_put_returns_only_committed_rows_and_seq_survives_restart(tmp_path):
+    db = tmp_path / "o.db"
+    with Outbox(db, "lane-1") as outbox:
+        first = [outbox.put("scan", {"data": str(i)}, "transactional") for i in range(5)]
+        assert committed_rows(db) == [(e.seq, e.id) for e in first]
+        outbox.ack([r.rid for r in outbox.next_batch(10)])
+    with Outbox(db, "lane-1") as outbox:
+        again = outbox.put("scan", {"data": "x"}, "transactional")
+    assert [e.seq for e in first] == [1, 2, 3, 4, 5]
+    assert again.seq == 6, "seq restarted after the outbox was emptied and reopened"
+
+
+def test_concurrent_puts_share_commits_and_get_distinct_gapless_seqs(tmp_path):
+    with Outbox(tmp_path / "o.db", "lane-1") as outbox:
+        async def many() -> list[int]:
+            envs = await asyncio.gather(*(outbox.aput("scan", {"data": str(i)}) for i in range(500)))
+            return [e.seq for e in envs]
+        seqs = asyncio.run(many())
+        assert sorted(seqs) == list(range(1, 501))
+        assert outbox._writer.commits < 500, "every put got its own commit: no group commit happened"
+
+
+def test_batches_come_in_priority_then_seq_order_and_release_hands_rows_out_again(tmp_path):
+    with Outbox(tmp_path / "o.db", "lane-1") as outbox:
+        outbox.put("heartbeat", {"n": 1}, "telemetry")
+        outbox.put("scan", {"n": 2}, "transactional")
+        outbox.put("lane_event", {"n": 3}, "control")
+        outbox.put("scan", {"n": 4}, "transactional")
+        batch = outbox.next_batch(10)
+        assert [(r.priority, r.seq) for r in batch] == [("control", 3), ("transactional", 2), ("transactional", 4), ("telemetry", 1)]
+        assert outbox.next_batch(10) == [], "in-flight rows were handed out twice"
+        outbox.ack([batch[0].rid])
+        outbox.release([r.rid for r in batch[1:]])
+        again = outbox.next_batch(10)
+        assert [r.msg_id for r in again] == [r.msg_id for r in batch[1:]]
+        assert [r.payload for r in again] == [r.payload for r in batch[1:]], "a re-send must be byte-identical"
+
+
+def test_reput_with_the_same_id_is_idempotent(tmp_path):
+    with Outbox(tmp_path / "o.db", "lane-1") as outbox:
+        a = outbox.put("scan", {"data": "1"}, msg_id="01JDGATE0000000000000000AB")
+        b = outbox.put("scan", {"data": "1"}, msg_id="01JDGATE0000000000000000AB")
+        assert (a.id, a.seq) == (b.id, b.seq)
+        assert outbox.stats().rows["transactional"] == 1
+
+
+def test_telemetry_drops_its_oldest_and_counts(tmp_path):
+    caps = {"telemetry": ClassCap(max_rows=3, max_bytes=1_000_000)}
+    with Outbox(tmp_path / "o.db", "lane-1", caps=caps) as outbox:
+        envs = [outbox.put("heartbeat", {"n": i}, "telemetry") for i in range(5)]
+        kept = [r.seq for r in outbox.next_batch(10)]
+        stats = outbox.stats()
+    assert kept == [e.seq for e in envs[-3:]], "telemetry kept the wrong rows (must drop the oldest)"
+    assert stats.dropped["telemetry"] == 2
+
+
+def test_telemetry_older_than_its_age_limit_is_dropped(tmp_path):
+    clock = FakeClock()
+    caps = {"telemetry": ClassCap(max_rows=100, max_bytes=1_000_000, max_age_s=60)}
+    with Outbox(tmp_path / "o.db", "lane-1", caps=caps, clock=clock) as outbox:
+        outbox.put("heartbeat", {"n": 1}, "telemetry")
+        clock.advance(120)
+        outbox.put("heartbeat", {"n": 2}, "telemetry")
+        assert [r.type for r in outbox.next_batch(10)] == ["heartbeat"]
+        assert outbox.stats().dropped["telemetry"] == 1
+
+
+def test_transactional_at_its_cap_blocks_then_raises_and_health_degrades(tmp_path):
+    caps = {"transactional": ClassCap(max_rows=3, max_bytes=1_000_000)}
+    with Outbox(tmp_path / "o.db", "lane-1", caps=caps) as outbox:
+        stored = [outbox.put("scan", {"n": i}) for i in range(3)]
+        with pytest.raises(StorageFullError, match="cap"):
+            outbox.put("scan", {"n": 99}, timeout=0.3)
+        health = assemble(True, outbox.stats())
+        assert any("transactional" in r for r in health.degraded)
+        assert [s for s, _ in committed_rows(outbox.path)] == [e.seq for e in stored], "a committed row was lost"
+        # backpressure, not loss: a blocked put completes once the link acks
+        done: list = []
+        waiter = threading.Thread(target=lambda: done.append(outbox.put("scan", {"n": 100}, timeout=10)))
+        waiter.start()
+        outbox.ack([outbox.next_batch(1)[0].rid])
+        waiter.join(10)
+        assert done and done[0].seq == 4, "the seq of the failed put was consumed or the waiter never ran"
+        assert assemble(True, outbox.stats()).degraded, "back at the cap right away: still degraded"
+
+
+def test_disk_full_degrades_without_crash_or_loss_and_recovers(tmp_path):
+    db = tmp_path / "o.db"
+    with Outbox(db, "lane-1") as outbox:
+        stored = [outbox.put("scan", {"data": "x" * 200}) for _ in range(20)]
+        pages = outbox._writer._conn.execute("PRAGMA page_count").fetchone()[0]
+        outbox._writer._conn.execute(f"PRAGMA max_page_count = {pages}")
+        with pytest.raises(StorageFullError, match="full"):
+            for _ in range(200):
+                outbox.put("scan", {"data": "y" * 2000}, timeout=0.3)
+        stats = outbox.stats()
+        assert stats.disk_full and any("full" in r for r in stats.degraded())
+        assert stats.errors.get("storage_full", 0) >= 1
+        seqs = [s for s, _ in committed_rows(db)]
+        assert seqs[:20] == [e.seq for e in stored] and seqs == list(range(1, len(seqs) + 1))
+        outbox._writer._conn.execute("PRAGMA max_page_count = 1073741823")
+        after = outbox.put("scan", {"data": "z"}, timeout=5)
+        assert after.seq == len(seqs) + 1, "a failed transaction consumed a seq"
+        assert not outbox.stats().disk_full
+
+
+def test_corrupt_file_is_moved_aside_and_a_new_one_started(tmp_path, caplog):
+    db = tmp_path / "o.db"
+    db.write_bytes(b"this is not sqlite" * 500)
+    with Outbox(db, "lane-1") as outbox:
+        assert outbox.put("scan", {"data": "1"}).seq == 1
+        stats = outbox.stats()
+    aside = list(tmp_path.glob("o.db.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"this is not sqlite")
+    assert stats.corrupt_moved_to == str(aside[0])
+    assert any("corrupt" in r for r in stats.degraded())
+    assert any("corrupt" in rec.message for rec in caplog.records)
+
+
+def test_aput_does_not_block_the_loop(tmp_path):
+    caps = {"transactional": ClassCap(max_rows=1, max_bytes=1_000_000)}
+    with Outbox(tmp_path / "o.db", "lane-1", caps=caps) as outbox:
+        outbox.put("scan", {"n": 0})
+
+        async def scenario() -> int:
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            task = asyncio.create_task(ticker())
+            with pytest.raises(StorageFullError):
+                await outbox.aput("scan", {"n": 1}, timeout=0.3)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            return ticks
+
+        assert asyncio.run(scenario()) >= 5, "the loop stood still while a put waited"
+
+
+def test_stamp_seq_writes_the_field_itself():
+    assert stamp_seq(b'{"id":"A","node":"n\\"seq\\":0,","seq":0,"ts":1}', 42) == b'{"id":"A","node":"n\\"seq\\":0,","seq":42,"ts":1}'
+    with pytest.raises(ValueError):
+        stamp_seq(b'{"id":"A"}', 1)
