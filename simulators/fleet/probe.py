@@ -42,6 +42,9 @@ class PlatformProbe:
         self._lock = threading.Lock()
         self.node_ms: list[float] = []
         self.command_ms: list[float] = []
+        # (sent, received) wall times of each sample above, to set a broker restart apart
+        self.node_at: list[tuple[float, float]] = []
+        self.command_at: list[tuple[float, float]] = []
         self.received = 0
         self.by_type: Counter[str] = Counter()
         self.states: dict[str, str] = {}
@@ -108,7 +111,9 @@ class PlatformProbe:
                 self._recent.append(now)
                 self.by_type[topic.name] += 1
                 try:
-                    self.node_ms.append((now_wall - datetime.fromisoformat(raw["ts"]).timestamp()) * 1000)
+                    sent_wall = datetime.fromisoformat(raw["ts"]).timestamp()
+                    self.node_ms.append((now_wall - sent_wall) * 1000)
+                    self.node_at.append((sent_wall, now_wall))
                     self._seqs.setdefault(topic.node, set()).add(int(raw["seq"]))
                 except (KeyError, TypeError, ValueError):
                     self.bad_payloads += 1
@@ -116,6 +121,7 @@ class PlatformProbe:
                 sent = self.pending.pop(str(raw.get("correlation_id")), None)
                 if sent is not None:
                     self.command_ms.append((now - sent) * 1000)
+                    self.command_at.append((now_wall - (now - sent), now_wall))
                     if raw.get("ok"):
                         self.answered_ok += 1
                     else:
@@ -168,6 +174,17 @@ class PlatformProbe:
                 "online": sum(1 for s in self.states.values() if s == "online"),
                 "commands_sent": self.sent, "commands_pending": len(self.pending),
             }
+
+    def steady(self, quiet_from: float, quiet_until: float) -> dict:
+        """Latencies of the samples neither sent nor received within [quiet_from, quiet_until]
+        (wall times): the paths' figures apart from a broker restart."""
+        def keep(ms: list[float], at: list[tuple[float, float]]) -> list[float]:
+            return [v for v, (a, b) in zip(ms, at, strict=True)
+                    if not (quiet_from <= a <= quiet_until or quiet_from <= b <= quiet_until or a < quiet_from < b)]
+
+        with self._lock:
+            return {"node_to_platform": percentiles(keep(self.node_ms, self.node_at)),
+                    "platform_to_node": percentiles(keep(self.command_ms, self.command_at))}
 
     def seq_audit(self, last_seq: dict[str, int] | None = None) -> dict:
         """Seq numbers never received (`missing`) and received again (`duplicates`: QoS 1

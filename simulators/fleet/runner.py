@@ -227,6 +227,15 @@ def _storm(latest: dict[int, dict], restart: _Restart, workers: int) -> float | 
     return max(0.0, max(s["newest_connect"] for s in snaps) - restart.t_up)
 
 
+def _steady(probe: PlatformProbe, restart: _Restart | None, storm_s: float | None) -> dict | None:
+    """Both paths without the samples caught in a restart (from broker down to all nodes back,
+    plus a second); None when there was no restart."""
+    if restart is None or restart.t_down is None:
+        return None
+    until = (restart.t_up or time.time()) + (storm_s if storm_s is not None else 1e9) + 1.0
+    return probe.steady(restart.t_down, until)
+
+
 def _view(config, latest, probe, elapsed, url, restart, storm_s) -> dict:
     state = "up"
     if restart is not None and restart.t_up is None:
@@ -279,6 +288,7 @@ def _report(config, url, owned, snaps, probe, puback, restart, storm_s, all_conn
                       "storm_s": storm_s, "restart_error": restart.error if restart else None,
                       "connects": total("connects"), "disconnects": total("disconnects"),
                       "connect_failures": total("connect_failures")},
+        "latency_ms_outside_restart": _steady(probe, restart, storm_s),
         "seq": probe.seq_audit(last_seq or None),
         "loop_errors": total("loop_errors"),
         "load": {"start": list(load_start), "end": list(os.getloadavg())},

@@ -1,0 +1,89 @@
+"""`portedge sim ...`: the simulators, one subcommand each (devices, platform, scenario, fleet).
+
+Each subcommand is registered in `SUBCOMMANDS` with its own `_add_<name>` / `_run_<name>`
+pair; a subcommand not built yet is simply not listed. Owners: `fleet` (fleet load) is here;
+`platform`, `scenario` and `devices` are left for their owners to add in the same shape.
+
+Import rule exception: agent/ must never import `simulators` at import time. This module is
+the command-line door to them, so it imports `simulators.*` only inside the `_run_*`
+functions, when the user asked for a simulator; importing agent.cli.sim stays simulator-free.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _add_fleet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker", metavar="URL", help="mqtt://127.0.0.1:PORT; default: start a mosquitto here")
+    p.add_argument("--lanes", type=int, default=500, help="simulated gate lanes (default 500)")
+    p.add_argument("--pdas", type=int, default=500, help="simulated forklift PDAs (default 500)")
+    p.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)")
+    p.add_argument("--processes", type=int, default=2,
+                   help="worker processes sharing the nodes (default 2; 0 = one worker thread in this process)")
+    p.add_argument("--restart-broker-at", type=float, metavar="T",
+                   help="restart the broker T seconds into the run (only a broker this command started)")
+    p.add_argument("--restart-down", type=float, default=1.0, metavar="S", help="how long the broker stays down")
+    p.add_argument("--report", type=Path, metavar="DIR", help="write fleet-report.json into DIR")
+    p.add_argument("--site", default="fleet", help="site segment of every topic (default fleet)")
+    p.add_argument("--seed", type=int, default=1, help="seed for traffic, jitter and commands")
+    p.add_argument("--commands-per-s", type=float, default=2.0, help="platform commands per second (default 2)")
+    p.add_argument("--gate-every", type=float, default=30.0, metavar="S", help="mean seconds between trucks per lane")
+    p.add_argument("--task-every", type=float, default=20.0, metavar="S", help="mean seconds between task steps per PDA")
+    p.add_argument("--heartbeat-every", type=float, default=30.0, metavar="S", help="heartbeat period per node")
+    p.add_argument("--shared-subscription", metavar="GROUP",
+                   help="the platform probe subscribes through $share/GROUP/ (as a scaled-out platform would)")
+    p.add_argument("--no-live", action="store_true", help="no live panel (logs and CI)")
+
+
+def _run_fleet(args: argparse.Namespace) -> int:
+    import sys
+
+    from rich.console import Console
+
+    from simulators.fleet import FleetConfig, run_fleet  # lazy on purpose: see the module docstring
+    from simulators.fleet.display import report_table
+
+    console = Console()
+    config = FleetConfig(
+        lanes=args.lanes, pdas=args.pdas, duration_s=args.duration, broker_url=args.broker,
+        processes=args.processes, restart_at_s=args.restart_broker_at, restart_down_s=args.restart_down,
+        report_dir=args.report, site=args.site, seed=args.seed, commands_per_s=args.commands_per_s,
+        gate_every_s=args.gate_every, task_every_s=args.task_every, heartbeat_every_s=args.heartbeat_every,
+        shared_group=args.shared_subscription, live=not args.no_live and console.is_terminal,
+        argv=["portedge", *sys.argv[1:]],
+    )
+    try:
+        report = run_fleet(config, console=console)
+    except (ValueError, RuntimeError) as err:
+        console.print(f"[red]error:[/] {err}")
+        return 2
+    console.print(report_table(report))
+    if args.report:
+        console.print(f"report: {args.report / 'fleet-report.json'}")
+    everyone_back = report["connected_at_end"] == report["nodes"]["total"]
+    return 0 if everyone_back else 1
+
+
+#: name -> (help, add_arguments, run); owners of platform / scenario / devices add theirs here
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
+    "fleet": ("many simulated nodes against one broker: load, latency, reconnect storm", _add_fleet, _run_fleet),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="sim_command", metavar="SIMULATOR")
+    for name, (help_text, add, run_fn) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add(p)
+        p.set_defaults(_sim_run=run_fn)
+
+
+def run(args: argparse.Namespace) -> int:
+    run_fn = getattr(args, "_sim_run", None)
+    if run_fn is None:
+        print("usage: portedge sim {" + ",".join(SUBCOMMANDS) + "} ...  (portedge sim --help)")
+        return 2
+    return int(run_fn(args) or 0)
