@@ -71,6 +71,7 @@ class Mosquitto:
             "autosave_interval 1",
             "max_queued_messages 200000",
             "max_inflight_messages 0",
+            "set_tcp_nodelay true",
             "log_dest stderr",
             "log_type error",
             "log_type warning",

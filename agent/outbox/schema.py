@@ -23,7 +23,7 @@ PRIORITY_INDEX = {name: i for i, name in enumerate(PRIORITIES)}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
-    rid INTEGER PRIMARY KEY,
+    rid INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: the link tracks rows in flight by rid
     msg_id TEXT NOT NULL UNIQUE,
     seq INTEGER NOT NULL,
     prio INTEGER NOT NULL,

@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from collections import Counter
@@ -160,6 +161,9 @@ class PlatformSim:
         if reason_code.is_failure:
             log.warning("platform simulator: connect refused: %s", reason_code)
             return
+        sock = client.socket()
+        if sock is not None:  # answer at once: no Nagle delay on the platform's side either
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for kind in (Kind.STATE, Kind.EVT, Kind.REQ, Kind.RES):
             client.subscribe(topics.site_filter(self.site, kind), qos=1)
         self._connected.set()

@@ -63,6 +63,27 @@ def test_batches_come_in_priority_then_seq_order_and_release_hands_rows_out_agai
         assert [r.payload for r in again] == [r.payload for r in batch[1:]], "a re-send must be byte-identical"
 
 
+def test_row_ids_are_never_reused_after_the_outbox_drains(tmp_path):
+    """The link tracks rows in flight by rid until their delete commits. A new row that reused
+    an acked row's rid (SQLite reuses rowids once a table empties) was skipped as 'in flight'
+    and stuck until the next reconnect: first arrivals came out of seq order."""
+    import time
+
+    with Outbox(tmp_path / "o.db", "lane-1") as outbox:
+        for n in range(3):
+            outbox.put("scan", {"n": n}, "transactional")
+        first = outbox.next_batch(10)
+        outbox.ack([r.rid for r in first])
+        deadline = time.monotonic() + 5
+        while outbox.stats().depth and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert outbox.stats().depth == 0
+        outbox.put("scan", {"n": 3}, "transactional")
+        (row,) = outbox.next_batch(10)
+        assert row.rid > max(r.rid for r in first)
+        assert row.seq == 4
+
+
 def test_reput_with_the_same_id_is_idempotent(tmp_path):
     with Outbox(tmp_path / "o.db", "lane-1") as outbox:
         a = outbox.put("scan", {"data": "1"}, msg_id="01JDGATE0000000000000000AB")

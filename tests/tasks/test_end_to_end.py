@@ -80,9 +80,9 @@ async def until(predicate, what: str, timeout: float = 15.0) -> None:
 
 
 def test_inspection_task_from_platform_to_completion_across_a_broker_outage(mosquitto_factory, tmp_path):
-    # Run as root, mosquitto drops to its own user, which cannot write pytest's 0700 tmp dirs:
-    # persistence then fails ("Permission denied") and the platform's session is lost on restart.
-    mosquitto = mosquitto_factory(extra=["user root"])
+    # simulators/mosquitto.py keeps mosquitto as root when the suite runs as root, so its
+    # persistence (the platform's session, queued QoS 1) survives the restart below.
+    mosquitto = mosquitto_factory()
     config = NodeConfig.model_validate({
         "node": {"id": NODE, "site": SITE, "role": "pda", "heartbeat_s": 3600},
         "broker": {"url": mosquitto.url, "reconnect_base_s": 0.05, "reconnect_cap_s": 0.3, "keepalive_s": 5},
