@@ -8,6 +8,7 @@ real broker restart.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -18,8 +19,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    """A free port below the kernel's ephemeral range: a broker restarted on it must not find
+    it taken by some client's outgoing connection (which draws from the ephemeral range)."""
+    low, high = _ephemeral_range()
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, low) if low > 21000 else rng.randrange(high + 1, 65535)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:  # fall back to the kernel's choice
         s.bind((host, 0))
         return s.getsockname()[1]
 

@@ -1,8 +1,7 @@
 """`portedge sim ...`: the simulators, one subcommand each (devices, platform, scenario, fleet).
 
 Each subcommand is registered in `SUBCOMMANDS` with its own `_add_<name>` / `_run_<name>`
-pair; a subcommand not built yet is simply not listed. Owners: `fleet` (fleet load) is here;
-`platform`, `scenario` and `devices` are left for their owners to add in the same shape.
+pair; a subcommand not built yet is simply not listed. `fleet`, `scenario` and `platform` are here.
 
 Import rule exception: agent/ must never import `simulators` at import time. This module is
 the command-line door to them, so it imports `simulators.*` only inside the `_run_*`
@@ -67,9 +66,52 @@ def _run_fleet(args: argparse.Namespace) -> int:
     return 0 if everyone_back else 1
 
 
+def _add_scenario(p: argparse.ArgumentParser) -> None:
+    import importlib
+
+    importlib.import_module("simulators.demo").add_arguments(p)  # the demo is the default scenario
+
+
+def _run_scenario(args: argparse.Namespace) -> int:
+    from simulators.demo import run  # lazy on purpose: see the module docstring
+
+    return run(args)
+
+
+def _add_platform(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker", metavar="URL", required=True, help="mqtt://127.0.0.1:PORT")
+    p.add_argument("--site", default="yantian", help="site segment of the topics (default yantian)")
+    p.add_argument("--delay", type=float, default=0.0, metavar="S", help="answer delay in seconds")
+    p.add_argument("--failure-rate", type=float, default=0.0, help="share of requests left unanswered")
+    p.add_argument("--ledger", type=Path, metavar="FILE", help="keep the ledger in this SQLite file")
+
+
+def _run_platform(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from simulators.platform import Ledger, PlatformSim  # lazy on purpose: see the module docstring
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    sim = PlatformSim(args.broker, args.site, ledger=Ledger(args.ledger or ":memory:"), answer_delay_s=args.delay,
+                      failure_rate=args.failure_rate).start()
+    print(f"platform simulator on {args.broker}, site {args.site}; Ctrl-C stops", flush=True)
+    try:
+        while not stop.wait(10):
+            print(f"{sim.ledger.count()} records, {sim.ledger.duplicates()} duplicates dropped, "
+                  f"answered {dict(sim.stats.answered)}", flush=True)
+    finally:
+        sim.stop()
+    return 0
+
+
 #: name -> (help, add_arguments, run); owners of platform / scenario / devices add theirs here
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "fleet": ("many simulated nodes against one broker: load, latency, reconnect storm", _add_fleet, _run_fleet),
+    "scenario": ("play a scenario file (lanes, PDAs, traffic, faults) and audit it", _add_scenario, _run_scenario),
+    "platform": ("run the platform simulator alone against a broker", _add_platform, _run_platform),
 }
 
 

@@ -155,12 +155,10 @@ def test_build_drivers_from_a_node_config(tmp_path):
 def test_stop_before_the_supervisor_task_ran_stops_it():
     """A stop() right after start() must not be lost (the task had not begun yet)."""
     import asyncio
-
-    from agent.devices.supervisor import Supervisor
-
     from types import SimpleNamespace
 
     from agent.devices.base import Driver
+    from agent.devices.supervisor import Supervisor
 
     class Forever(Driver):
         kind = "forever"
