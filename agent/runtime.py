@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,12 @@ def sibling_db(config: NodeConfig, suffix: str) -> Path:
 
 class NodeRuntime:
     def __init__(self, config: NodeConfig, *, clock: Clock = SYSTEM_CLOCK, rng: random.Random | None = None,
-                 source: str = "(config)"):
+                 source: str = "(config)", on_scan: Callable[[str, str], Awaitable[Any]] | None = None):
+        """`on_scan(data, device)` takes a PDA's committed scans instead of the board itself
+        (the app routes them through its presenter, so the driver sees the answer)."""
         self.config = config
         self.clock = clock
+        self.device_status: dict[str, DeviceStatus] = {}
         storage = config.storage
         Path(storage.path).parent.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(storage.path, config.node.id, caps=storage.caps, synchronous=storage.synchronous,
@@ -61,6 +65,7 @@ class NodeRuntime:
         self.drivers = build_drivers(config, self, clock)
         self.station = None
         self.board = None
+        self._on_scan = on_scan
         if config.node.role == "gate":
             self._build_gate(source)
         else:
@@ -92,6 +97,12 @@ class NodeRuntime:
                            requester=self.link, clock=self.clock, config=self.config.pda or PdaSection())
         for name, handler in self.board.command_handlers().items():
             self.link.register_command(name, handler)
+        if self._on_scan is None:
+            self._on_scan = self._board_scan
+
+    async def _board_scan(self, data: str, device: str) -> None:
+        result = await self.board.scan(data)
+        log.info("scan %r from %s: %s", data, device, result.code)
 
     # -- DeviceSink -------------------------------------------------------------------------
     async def emit(self, device: str, event: Any) -> None:
@@ -99,12 +110,12 @@ class NodeRuntime:
         if recorded is not None:
             type_, priority = recorded
             await self.outbox.record(type_, event, priority)  # raises on a full store: the device is not acked
-        workflow = self.station
-        if workflow is not None:
-            await workflow.emit(device, event)
-        elif self.board is not None and isinstance(event, Scan):
-            result = await self.board.scan(event.data)
-            log.info("scan %r from %s: %s", event.data, device, getattr(result, "code", result))
+        if isinstance(event, DeviceStatus):
+            self.device_status[device] = event
+        if self.station is not None:
+            await self.station.emit(device, event)
+        elif self._on_scan is not None and isinstance(event, Scan):
+            await self._on_scan(event.data, device)
 
     # -- life ---------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -116,12 +127,12 @@ class NodeRuntime:
             await self.close()
 
     async def start(self) -> None:
+        if self.board is not None:
+            await self.board.start()  # replay unsent task updates before anything new
         await self.link.start()
         if self.station is not None:
             await self.station.start()
             self._tasks.append(asyncio.create_task(self.station.run(), name="gate-station"))
-        if self.board is not None:
-            await self.board.start()
         self._tasks.append(self.supervisor.start())
 
     async def close(self) -> None:
