@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-from agent.config.load import load
 from agent.errors import ConfigError
 from agent.outbox import inspect
 
@@ -22,8 +20,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     try:
-        config = load(args.config)
-        conn = inspect.open_ro(Path(config.storage.path))
+        config, conn = inspect.open_for_config(args.config)
     except (ConfigError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

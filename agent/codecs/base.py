@@ -146,3 +146,20 @@ class StxFramer:
             return []
         dropped, self._buf = bytes(self._buf), bytearray()
         return [Garbled("incomplete frame", dropped)]
+
+
+class FramedDecoder:
+    """The decoder surface shared by fixed-length STX codecs: a subclass sets `self._framer`
+    (a `StxFramer` with its own check) and gets `feed`, `flush` and `buffered`."""
+
+    _framer: StxFramer
+
+    @property
+    def buffered(self) -> int:
+        return self._framer.buffered
+
+    def feed(self, data: bytes) -> list:
+        return self._framer.feed(data)
+
+    def flush(self) -> list:
+        return self._framer.flush()

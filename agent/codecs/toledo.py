@@ -17,7 +17,7 @@ a frame whose checksum or layout is wrong (that becomes `Garbled`).
 
 from __future__ import annotations
 
-from agent.codecs.base import STX, Garbled, StxFramer, WeightFrame
+from agent.codecs.base import STX, FramedDecoder, Garbled, StxFramer, WeightFrame
 
 __all__ = ["Garbled", "ToledoDecoder", "WeightFrame", "encode_toledo", "toledo_checksum"]
 
@@ -106,23 +106,13 @@ def _field(masked: bytes) -> int | None:
     return int(text)
 
 
-class ToledoDecoder:
+class ToledoDecoder(FramedDecoder):
     """Continuous-output frames from a byte stream; `short=True` for the no-tare format."""
 
     def __init__(self, short: bool = False):
         self.short = short
         length = SHORT_LENGTH if short else FULL_LENGTH
         self._framer = StxFramer(length, self._check, mask=_PARITY_MASK)
-
-    @property
-    def buffered(self) -> int:
-        return self._framer.buffered
-
-    def feed(self, data: bytes) -> list[WeightFrame | Garbled]:
-        return self._framer.feed(data)
-
-    def flush(self) -> list[WeightFrame | Garbled]:
-        return self._framer.flush()
 
     def _check(self, raw: bytes) -> WeightFrame | str:
         m = raw.translate(_PARITY_MASK)

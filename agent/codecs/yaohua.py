@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import reduce
 from operator import xor
 
-from agent.codecs.base import STX, Garbled, StxFramer, WeightFrame
+from agent.codecs.base import STX, FramedDecoder, Garbled, StxFramer, WeightFrame
 
 __all__ = ["Garbled", "WeightFrame", "YaohuaDecoder", "encode_yaohua", "yaohua_check"]
 
@@ -42,22 +42,12 @@ def encode_yaohua(value: float, dp: int = 0, unit: str = "kg") -> bytes:
     return bytes([STX]) + body + f"{yaohua_check(body):02X}".encode("ascii") + bytes([ETX])
 
 
-class YaohuaDecoder:
+class YaohuaDecoder(FramedDecoder):
     """XK3190-A9 frames from a byte stream. `unit` is what the indicator is set to show."""
 
     def __init__(self, unit: str = "kg"):
         self.unit = unit
         self._framer = StxFramer(LENGTH, self._check)
-
-    @property
-    def buffered(self) -> int:
-        return self._framer.buffered
-
-    def feed(self, data: bytes) -> list[WeightFrame | Garbled]:
-        return self._framer.feed(data)
-
-    def flush(self) -> list[WeightFrame | Garbled]:
-        return self._framer.flush()
 
     def _check(self, raw: bytes) -> WeightFrame | str:
         if raw[-1] != ETX:

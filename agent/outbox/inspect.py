@@ -15,6 +15,15 @@ from typing import Any
 from agent.outbox.schema import PRIORITIES
 
 
+def open_for_config(config_file: str):
+    """(config, read-only connection) for a node's config file; ConfigError or
+    FileNotFoundError when either is missing or wrong."""
+    from agent.config.load import load
+
+    config = load(config_file)
+    return config, open_ro(Path(config.storage.path))
+
+
 def open_ro(path: Path) -> sqlite3.Connection:
     if not path.exists():
         raise FileNotFoundError(f"no outbox database at {path}")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
-import tty
 
 import pytest
 from pymodbus import FramerType
@@ -23,6 +21,7 @@ from agent.devices.gate_io import GateIoDriver, IoInputs
 from agent.devices.supervisor import Supervisor
 from agent.errors import UnsafeCommandError
 from firmware_stubs.gate_controller import GateController
+from simulators.null_modem import NullModem
 
 M = GateIoMap()
 
@@ -51,45 +50,9 @@ async def until(predicate, timeout: float = 5.0, what: str = "condition") -> Non
         await asyncio.sleep(0.01)
 
 
-class PtyCable:
-    """Two pty pairs whose masters are joined on the event loop: `a` and `b` are the two
-    ends' device paths. We keep the slaves open so a master never sees a hang-up while a
-    side closes and reopens its port."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.fds: list[int] = []
-        ends = []
-        for _ in range(2):
-            master, slave = os.openpty()
-            tty.setraw(slave)
-            os.set_blocking(master, False)
-            self.fds += [master, slave]
-            ends.append((master, os.ttyname(slave)))
-        (self._ma, self.a), (self._mb, self.b) = ends
-        self.loop.add_reader(self._ma, self._pump, self._ma, self._mb)
-        self.loop.add_reader(self._mb, self._pump, self._mb, self._ma)
-
-    def _pump(self, source: int, sink: int) -> None:
-        try:
-            data = os.read(source, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            return  # EIO: the far side is between close and reopen
-        with contextlib.suppress(OSError):
-            os.write(sink, data)
-
-    def close(self) -> None:
-        self.loop.remove_reader(self._ma)
-        self.loop.remove_reader(self._mb)
-        for fd in self.fds:
-            os.close(fd)
-
-
 def test_a_gate_lane_over_a_real_pty():
     async def main():
-        cable = PtyCable()
+        cable = NullModem()
         controller = GateController(travel_s=0.3, watchdog_s=1.0, rng=random.Random(5))
         await controller.start_serial(cable.a, baudrate=115200)
         sink = Sink()
