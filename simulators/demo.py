@@ -65,11 +65,17 @@ async def _run(scenario, workdir: Path, args, console: Console):
     live = None if args.quiet or not console.is_terminal else Live(console=console, refresh_per_second=2)
     sim = PortSim(scenario, workdir, broker=args.broker,
                   on_tick=(lambda s: live.update(render(s))) if live else _plain_tick(console))
+    if args.gui:
+        sim.gui_pda = "pda-gui"
     task = asyncio.create_task(sim.run())
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):
         loop.add_signal_handler(signal.SIGINT, lambda: _stop_early(sim))
-    gui = _start_gui(sim, workdir, console) if args.gui else None
+    gui = None
+    if args.gui:
+        while sim.state.phase == "starting" and not task.done():
+            await asyncio.sleep(0.2)
+        gui = _start_gui(sim, workdir, console) if not task.done() else None
     try:
         if live:
             with live:
@@ -100,14 +106,23 @@ def _plain_tick(console: Console):
 
 
 def _start_gui(sim: PortSim, workdir: Path, console: Console):
+    """One Kivy PDA window on the same broker: log in with badge D0001, PIN 1234; the
+    platform sends it every third inspection order."""
+    import os
     import subprocess
 
+    sim.platform.add_driver("D0001", "1234", "演示 Demo")
     config = workdir / "pda-gui.toml"
     config.write_text(f'[node]\nid = "pda-gui"\nsite = "{sim.scenario.site}"\nrole = "pda"\n'
-                      f'[broker]\nurl = "{sim.broker_url if isinstance(sim._broker_arg, str) else "mqtt://127.0.0.1:1883"}"\n'
-                      f'[storage]\npath = "{workdir / "pda-gui.db"}"\n')
+                      f'[broker]\nurl = "{sim.proxy.url}"\nmqtt_version = "{sim.mqtt_version}"\n'
+                      f'[storage]\npath = "{workdir / "pda-gui" / "pda-gui.db"}"\n')
+    command = [sys.executable, "-m", "agent", "pda", "--config", str(config)]
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        console.print("[yellow]--gui: no display here; the PDA window runs offscreen[/]")
+        command.append("--offscreen")
+    console.print("PDA window: log in with badge [bold]D0001[/], PIN [bold]1234[/]")
     try:
-        return subprocess.Popen([sys.executable, "-m", "agent", "pda", "--config", str(config)])
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError as err:
         console.print(f"[yellow]--gui: could not start the PDA window: {err}[/]")
         return None

@@ -79,6 +79,8 @@ class PortSim:
         self._queues: dict[str, asyncio.Queue[Truck]] = {}
         self._task_owner: dict[str, str] = {}
         self._pda_stop = asyncio.Event()
+        #: a PDA outside the scenario (the demo's Kivy window) that gets every third order
+        self.gui_pda: str | None = None
 
     # -- set-up -----------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -220,6 +222,8 @@ pin_hash_n = 1024
         self.state.orders += 1
         bay = 1 + self.state.orders % 8
         task = self.book.inspection(SYSTEM_CLOCK.now(), self.state.orders, bay)
+        if self.gui_pda and self.state.orders % 3 == 0:
+            pda = self.gui_pda
         self._task_owner[task.task_id] = pda
         self.platform.assign_task(pda, task)
         roll = self.rng.random()
@@ -235,7 +239,10 @@ pin_hash_n = 1024
 
     def _reassign(self, task) -> None:
         old = self._task_owner[task.task_id]
-        new = self.rng.choice([p for p in self.pdas if p != old])
+        choices = [p for p in self.pdas if p != old]
+        if not choices:
+            return
+        new = self.rng.choice(choices)
         self.state.reassigns += 1
         self.platform.cancel_task(old, task.task_id, "reassigned", f"moved to {new}")
         self._task_owner[task.task_id] = new
