@@ -196,7 +196,8 @@ class Outbox:
         self._writer.submit(req)
         limit = self._put_timeout if timeout is None else timeout
         try:
-            await asyncio.wait_for(asyncio.shield(future), limit)
+            async with asyncio.timeout(limit):  # not wait_for: it can swallow a cancel on 3.11
+                await asyncio.shield(future)
         except TimeoutError:
             while not self._writer.cancel(req):
                 if future.done():

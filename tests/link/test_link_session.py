@@ -232,3 +232,26 @@ def test_backoff_is_full_jitter_capped_and_replayable():
     assert all(d <= 0.5 * 2**i for i, d in enumerate(delays[:6]))
     fleet = sorted(Backoff(0.5, 30.0, random.Random(seed)).next_delay() for seed in range(100))
     assert fleet[-1] - fleet[0] > 0.4, "a fleet would reconnect in lockstep"
+
+
+def test_stop_always_ends_even_when_a_wake_up_lands_with_it(mosquitto, tmp_path):
+    """A put's wake-up arriving together with stop()'s cancel once made the pump swallow the
+    cancel (asyncio.wait_for on 3.11) and stop() wait forever. Stop right after putting, often."""
+    config = node_config(mosquitto.url, tmp_path / "lane.db")
+
+    async def scenario() -> None:
+        outbox = Outbox(config.storage.path, config.node.id)
+        try:
+            for i in range(15):
+                link = Link(config, outbox, rng=random.Random(i))
+                await link.start()
+                for _ in range(20):
+                    await asyncio.sleep(0.01)
+                    if link.connected:
+                        break
+                await outbox.aput("scan", {"device": "s", "data": str(i)}, "transactional")
+                await asyncio.wait_for(link.stop(), 15)  # TimeoutError here is the hang
+        finally:
+            outbox.close()
+
+    asyncio.run(scenario())
