@@ -49,15 +49,19 @@ class LaneRig:
     mqtt_version: str = "5"
     misread_rate: float = 0.05
     travel_s: float = 1.0
+    watchdog_s: float = 3.0
+    settle_s: float = 1.0
+    #: overrides of the node's [gate] settings (e.g. short timeouts for tests): key -> value
+    gate: dict[str, float | int | str | bool] = field(default_factory=dict)
     counts: LaneCounts = field(default_factory=LaneCounts)
     proc: subprocess.Popen | None = None
 
     async def start(self) -> LaneRig:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.cable = NullModem()
-        self.controller = GateController(travel_s=self.travel_s, watchdog_s=3.0, rng=random.Random(self.rng.random()))
+        self.controller = GateController(travel_s=self.travel_s, watchdog_s=self.watchdog_s, rng=random.Random(self.rng.random()))
         await self.controller.start_serial(self.cable.a, baudrate=115200)
-        self.indicator = ToledoIndicator(unit="kg", rate_hz=5, division=10, noise_divisions=1, settle_s=1.0,
+        self.indicator = ToledoIndicator(unit="kg", rate_hz=5, division=10, noise_divisions=1, settle_s=self.settle_s,
                                          rng=random.Random(self.rng.random()))
         self.scale_line = VirtualSerial(self.indicator, name="scale-1", directory=self.workdir,
                                         rng=random.Random(self.rng.random())).start()
@@ -72,6 +76,9 @@ class LaneRig:
         return self
 
     def config_toml(self) -> str:
+        settings = {"verify_s": 1.5, "holdoff_s": 0.5, "identify_s": 8, "weigh_s": 10, "pass_s": 20, "reconcile_s": 5}
+        settings.update(self.gate)
+        gate = "\n".join(f"{key} = {_toml(value)}" for key, value in settings.items())
         cams = "\n".join(
             f'[[devices]]\nname = "{name}"\nkind = "camera"\nlisten = "127.0.0.1:{port}"\n'
             f'target = "{"plate" if name == "cam-plate" else "container"}"\n'
@@ -119,12 +126,7 @@ lane = "{self.lane}"
 io = "io-1"
 cameras = ["cam-plate", "cam-front", "cam-rear"]
 scale = "scale-1"
-verify_s = 1.5
-holdoff_s = 0.5
-identify_s = 8
-weigh_s = 10
-pass_s = 20
-reconcile_s = 5
+{gate}
 """
 
     # -- the node process -------------------------------------------------------------------
@@ -212,3 +214,11 @@ reconcile_s = 5
 
     def violations(self) -> list:
         return list(getattr(self.controller.model, "violations", []))
+
+
+def _toml(value: float | int | str | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)

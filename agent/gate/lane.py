@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 
 #: more Advance steps than this in one handle() means a loop in the table
 MAX_ADVANCE = 12
+#: a stable reading under this is the empty deck (or someone standing on it), never a truck:
+#: the weighbridge still shows it when the cameras identify a truck whose axles are not on yet
+MIN_TRUCK_KG = 1000.0
 
 
 @dataclass
@@ -230,6 +233,9 @@ class Lane:
         self.backout_at = None
         self.close_due = None
         return State.IDLE
+
+    def is_truck_weight(self, weight: Weight) -> bool:
+        return weight.stable and not weight.out_of_range and _kg(weight) >= MIN_TRUCK_KG
 
     def verify_request(self) -> VerifyRequest:
         tx = self.tx

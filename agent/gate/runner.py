@@ -6,7 +6,10 @@ which holds one lock: the lane handles the event, the runner does the actions in
 (follow-up events such as a permit lookup are queued and handled in the same turn), writes
 the barrier coils from the guard (only when they change), and then does the bookkeeping
 (records, journal) of the turn in order, so the outbox and fsyncs are not between a decision
-and the barrier. A turn's journal writes of one transaction collapse into the last one.
+and the barrier. The bookkeeping runs after the turn lock is released, chained behind the
+previous turn's: turns keep their order in the books, and the next turn's decision does not
+wait for the previous turn's commits. A turn's journal writes of one transaction collapse into
+the last one.
 
 Never: write coils other than through `BarrierGuard.outputs`, execute an expired open, clear
 the journal before the transaction record is committed, or let a recorder or device error
@@ -51,7 +54,8 @@ class LaneRunner:
         self.written: Outputs | None = None
         self.display_text = ""
         self._prev_inputs: Any = None
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one turn at a time: lane, actions, coils
+        self._books_tail: asyncio.Future | None = None  # done when the last turn's books are
         self._tasks: set[asyncio.Task] = set()
         self._unrecorded: set[str] = set()
 
@@ -106,8 +110,19 @@ class LaneRunner:
             await self._write(self.guard.outputs(self.clock.monotonic()), "")
             if len(self._tasks) > spawned:
                 await asyncio.sleep(0)  # let a new gate_verify leave before the records are written
+            # The books are chained in turn order, but outside the turn lock: the next turn
+            # (a platform answer: open the barrier) must not wait for this turn's records to
+            # be committed (each is an fsync'd outbox write).
+            previous, mine = self._books_tail, asyncio.get_running_loop().create_future()
+            self._books_tail = mine
+        try:
+            if previous is not None:
+                await asyncio.shield(previous)
             for action in _coalesce(bookkeeping):
                 await self._do(action)
+        finally:
+            if not mine.done():
+                mine.set_result(None)
 
     async def _do(self, action: ev.Action) -> ev.Event | None:
         match action:

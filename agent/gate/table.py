@@ -125,9 +125,8 @@ def arrived_tick(lane: Lane, event: ev.Event) -> State:
 
 def keep_weight(lane: Lane, event: ev.Event) -> State:
     assert isinstance(event, ev.Weighed)
-    w = event.weight
-    if lane.tx is not None and w.stable and not w.out_of_range:
-        lane.tx.weight = w
+    if lane.tx is not None and lane.is_truck_weight(event.weight):
+        lane.tx.weight = event.weight
     return lane.state
 
 
