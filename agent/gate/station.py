@@ -84,15 +84,26 @@ class GateStation:
         if not self.started:
             await self.start()
         next_reconcile = self.clock.monotonic()
-        while True:
-            await self.runner.tick()
-            if self.clock.monotonic() >= next_reconcile:
-                next_reconcile = self.clock.monotonic() + self.reconcile_every_s
-                try:
-                    await self.runner.reconcile()
-                except Exception:
-                    log.exception("reconciliation failed")
-            await asyncio.sleep(self.settings.tick_s)
+        reconciling: asyncio.Task | None = None
+        try:
+            while True:
+                await self.runner.tick()
+                if self.clock.monotonic() >= next_reconcile and (reconciling is None or reconciling.done()):
+                    next_reconcile = self.clock.monotonic() + self.reconcile_every_s
+                    # beside the ticks, not in their way: a silent platform makes each re-ask
+                    # wait verify_s, and timeouts and the close hold-off must not wait with it
+                    reconciling = asyncio.create_task(self._reconcile(), name="gate-reconcile")
+                await asyncio.sleep(self.settings.tick_s)
+        finally:
+            if reconciling is not None and not reconciling.done():
+                reconciling.cancel()
+                await asyncio.gather(reconciling, return_exceptions=True)
+
+    async def _reconcile(self) -> None:
+        try:
+            await self.runner.reconcile()
+        except Exception:
+            log.exception("reconciliation failed")
 
     async def close(self) -> None:
         await self.runner.close()
