@@ -1,7 +1,7 @@
 """`portedge sim ...`: the simulators, one subcommand each (devices, platform, scenario, fleet).
 
 Each subcommand is registered in `SUBCOMMANDS` with its own `_add_<name>` / `_run_<name>`
-pair; a subcommand not built yet is simply not listed. `fleet`, `scenario` and `platform` are here.
+pair; a subcommand not built yet is simply not listed. `fleet`, `scenario`, `platform` and `lane` are here.
 
 Import rule exception: agent/ must never import `simulators` at import time. This module is
 the command-line door to them, so it imports `simulators.*` only inside the `_run_*`
@@ -107,11 +107,58 @@ def _run_platform(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_lane(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--broker", metavar="URL", required=True, help="mqtt://127.0.0.1:PORT the lane node will use")
+    p.add_argument("--lane", default="lane-1", help="lane id (default lane-1)")
+    p.add_argument("--site", default="yantian", help="site segment of the topics (default yantian)")
+    p.add_argument("--dir", type=Path, default=Path("var/sim-lane"), help="where the config and ptys go")
+    p.add_argument("--trucks-every", type=float, default=20.0, metavar="S",
+                   help="a truck every S seconds (0 = none: drive the stubs yourself)")
+    p.add_argument("--spawn", action="store_true", help="also start the lane node (portedge run) as a child process")
+    p.add_argument("--seed", type=int, default=1)
+
+
+def _run_lane(args: argparse.Namespace) -> int:
+    import asyncio
+    import random
+    import signal
+
+    from simulators.lane_rig import LaneRig  # lazy on purpose: see the module docstring
+    from simulators.platform.orders import OrderBook
+
+    async def main() -> int:
+        rig = await LaneRig(args.lane, args.site, args.dir.resolve(), args.broker, random.Random(args.seed)).start()
+        print(f"simulated hardware for {args.lane} is up; its node config: {rig.config_path}")
+        print(f"run the lane with:  portedge run --config {rig.config_path}")
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        if args.spawn:
+            rig.spawn()
+        book = OrderBook(random.Random(args.seed + 1))
+        try:
+            while not stop.is_set():
+                if args.trucks_every > 0:
+                    truck = book.truck({"DI": 1.0}, 1.0, 0.0)
+                    passed = await rig.drive(truck)
+                    print(f"truck {truck.plate} {truck.containers}: {'passed' if passed else 'turned back'}", flush=True)
+                try:
+                    await asyncio.wait_for(stop.wait(), args.trucks_every or 3600)
+                except TimeoutError:
+                    pass
+        finally:
+            await rig.stop()
+        return 0
+
+    return asyncio.run(main())
+
+
 #: name -> (help, add_arguments, run); owners of platform / scenario / devices add theirs here
 SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {
     "fleet": ("many simulated nodes against one broker: load, latency, reconnect storm", _add_fleet, _run_fleet),
     "scenario": ("play a scenario file (lanes, PDAs, traffic, faults) and audit it", _add_scenario, _run_scenario),
     "platform": ("run the platform simulator alone against a broker", _add_platform, _run_platform),
+    "lane": ("one gate lane's hardware (firmware stubs on ptys) and the node config pointing at it", _add_lane, _run_lane),
 }
 
 
