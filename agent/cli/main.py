@@ -3,6 +3,7 @@ registers itself through `COMMANDS` (name -> "module:function"); modules are imp
 when their command runs, so a gate station never imports Kivy or the simulators' extras.
 
 A command module provides `add_arguments(parser)` and `run(args) -> int` (the exit code).
+`sim` and `demo` live in simulators/: agent/ names them but never imports them itself.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "outbox": ("agent.cli.outbox", "inspect a node's outbox: stats, peek, export"),
     "status": ("agent.cli.status", "print a node's health from its local database"),
     "pda": ("agent.cli.pda", "start the forklift PDA app"),
-    "sim": ("agent.cli.sim", "simulators: devices, platform, scenarios, fleets"),
-    "demo": ("agent.cli.demo", "run a whole simulated port on one machine"),
+    # the simulators ship in the same distribution; named here, imported only when run
+    "sim": ("simulators.cli", "simulators: lane hardware, platform, scenarios, fleets"),
+    "demo": ("simulators.demo", "run a whole simulated port on one machine"),
 }
 
 

@@ -166,8 +166,8 @@ def test_cli_refuses_a_restart_of_a_broker_it_did_not_start(mosquitto, capsys):
     assert "restart" in capsys.readouterr().out
 
 
-def test_importing_the_sim_command_does_not_import_simulators():
-    code = "import sys, agent.cli.sim; bad = [m for m in sys.modules if m.startswith('simulators')]; print(bad)"
+def test_the_cli_entry_point_imports_no_simulator_until_one_runs():
+    code = "import sys, agent.cli.main; bad = [m for m in sys.modules if m.startswith('simulators')]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

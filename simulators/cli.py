@@ -1,11 +1,8 @@
-"""`portedge sim ...`: the simulators, one subcommand each (devices, platform, scenario, fleet).
+"""`portedge sim ...`: the simulators, one subcommand each (lane, platform, scenario, fleet).
 
 Each subcommand is registered in `SUBCOMMANDS` with its own `_add_<name>` / `_run_<name>`
-pair; a subcommand not built yet is simply not listed. `fleet`, `scenario`, `platform` and `lane` are here.
-
-Import rule exception: agent/ must never import `simulators` at import time. This module is
-the command-line door to them, so it imports `simulators.*` only inside the `_run_*`
-functions, when the user asked for a simulator; importing agent.cli.sim stays simulator-free.
+pair. The heavy imports sit inside the `_run_*` functions so `portedge sim --help` is quick.
+agent/cli/main.py names this module; agent/ never imports it (the layer rule).
 """
 
 from __future__ import annotations
