@@ -51,6 +51,7 @@ class LaneRunner:
         self.port, self.display, self.on_reread = port, display, on_reread
         self.settings = lane.settings
         self.counters: Counter[str] = Counter()
+        self._last_write_error: str | None = None
         self.written: Outputs | None = None
         self.display_text = ""
         self._prev_inputs: Any = None
@@ -263,9 +264,16 @@ class LaneRunner:
             try:
                 await self.port.set_outputs(**asdict(out))
             except Exception as err:
-                log.warning("barrier outputs not written: %s", err)
+                # retried every tick while the module is away: say it once per kind of failure
+                reason = str(err)
+                if reason != self._last_write_error:
+                    log.warning("barrier outputs not written (retrying every tick): %s", reason)
+                    self._last_write_error = reason
                 self.counters["output_write_failed"] += 1
                 return
+        if self._last_write_error is not None:
+            log.info("barrier outputs written again after: %s", self._last_write_error)
+            self._last_write_error = None
         before, self.written = self.written, out
         await self._lane_event("barrier", _motion(out), why)
         if before is None or (before.red, before.green) != (out.red, out.green):
