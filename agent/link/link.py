@@ -270,6 +270,11 @@ class Link:
             self._count("disconnects")
             self._last_error = reason
             log.warning("broker %s: %s", self._config.broker.url, reason)
+        if was or self.connects == 0:  # so `portedge status` tells why, without the link running
+            try:
+                self._outbox.save_health(self.health().model_dump_json())
+            except Exception:  # noqa: BLE001 - health bookkeeping must never stop a reconnect
+                log.debug("could not save health", exc_info=True)
         if self._stopping or (self._reconnect is not None and not self._reconnect.cancelled()
                               and self._reconnect.when() > self._loop.time()):
             return
