@@ -113,6 +113,8 @@ class GateSection(_Section):
     container_positions: list[Literal["front", "rear", "top", "side", "unknown"]] = Field(
         default_factory=lambda: ["front", "rear"], description="container reads needed before verifying")
     allow_no_container: bool = Field(default=True, description="a bobtail/chassis truck (plate, no container) may proceed")
+    twin_boxes: bool = Field(default=False, description="two 20-ft boxes on one chassis: different, valid front and rear "
+                             "numbers both go to the platform instead of to TROUBLE")
     plate_pattern: str | None = Field(default=None, description="regex for plates; default GA 36-2018")
     plate_confidence: float = Field(default=0.8, ge=0, le=1)
     container_confidence: float = Field(default=0.8, ge=0, le=1)

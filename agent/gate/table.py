@@ -102,7 +102,7 @@ def arrived_read(lane: Lane, event: ev.Event) -> State:
                 number=checked.value, position=read.position, confidence=read.confidence, valid=True,
                 image_ref=read.image_ref)
             numbers = sorted({c.number for c in tx.containers.values()})
-            if len(numbers) > 1:
+            if len(numbers) > 1 and not cfg.twin_boxes:
                 return lane.trouble("disagree", f"front/rear container numbers disagree: {' vs '.join(numbers)}")
     if tx.plate_number and all(p in tx.containers for p in cfg.container_positions):
         return S.IDENTIFIED

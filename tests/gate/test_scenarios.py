@@ -98,6 +98,23 @@ def test_front_rear_disagreement_goes_to_trouble(play):
     assert tx.outcome == "trouble" and "disagree" in tx.trouble_reason and tx.decision is None
 
 
+def test_twin_boxes_lane_sends_both_numbers_to_the_platform(play):
+    """With twin_boxes (two 20-ft boxes on one chassis) different valid numbers are not a
+    disagreement: both go to the platform, which knows the pre-advice."""
+    async def scenario(rig):
+        await rig.io()
+        await rig.io(approach=True)
+        await rig.plate()
+        await rig.box("front", text=BOX)
+        await rig.box("rear", text=OTHER_BOX)
+        await rig.settle()
+        assert rig.lane.state is not State.TROUBLE
+
+    rig = play(scenario, twin_boxes=True)
+    [request] = rig.platform.requests
+    assert sorted(request.containers) == sorted([BOX, OTHER_BOX])
+
+
 def test_platform_deny_goes_to_trouble_with_reason_and_never_opens(play):
     async def scenario(rig):
         rig.platform.mode = "deny"
