@@ -67,3 +67,34 @@ def test_expired_remote_open_is_refused_and_a_fresh_one_obeyed(lane_run):
     assert obeyed is not None and obeyed["ok"] is True, obeyed
     assert tx["decision"]["by"] == "staff" and "ops-7" in tx["decision"]["reason"]
     assert tx["outcome"] == "cancelled"  # opened for staff, no passage on the exit loop
+
+
+def test_estop_while_opening_stops_the_barrier_and_refuses_remote_opens_until_released(lane_run):
+    """E-stop pressed as the barrier rises: the controller stops it, the agent goes to the safe
+    state (no motion, red) and refuses a remote open with 'unsafe'; after release the lane
+    works again and no barrier movement ever started down on the truck."""
+    truck = make_truck(47)
+
+    async def scenario(lane: LaneSetup):
+        lane.preadvise(truck)
+        await lane.arrive(truck)
+        await lane.read(truck)
+        model = lane.model
+        await until(lambda: model.motion == "opening" or model.open_limit, 10, "the barrier to start opening")
+        model.set_estop(True)
+        await until(lambda: lane.station.guard.estop, 5, "the agent to see the e-stop")
+        await asyncio.sleep(0.5)
+        assert model.motion == "idle", model.motion
+        assert not lane.station.guard.outputs(lane.station.clock.monotonic()).green
+        order = RemoteOpen(lane=LANE, reason="let him through", operator="ops-7")
+        refused = await asyncio.to_thread(
+            lane.platform.wait_response, lane.platform.send_command(LANE, "barrier_open", order, ttl_s=10), 10.0)
+        model.set_estop(False)
+        await until(lambda: not lane.station.guard.estop, 5, "the agent to see the release")
+        return refused, list(model.audit), lane.rig.violations()
+
+    refused, audit, violations = lane_run(scenario)
+    assert refused and refused["ok"] is False and refused["error"]["code"] == "unsafe", refused
+    assert any(m.what == "stopped" and m.detail == "e-stop" for m in audit), [m.what for m in audit]
+    assert not [m for m in audit if m.what == "closing" and (m.safety or m.photocell_broken)]
+    assert violations == []
