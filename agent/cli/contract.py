@@ -3,6 +3,7 @@
     portedge contract                         AsyncAPI YAML to stdout
     portedge contract --format jsonschema -o docs/schemas/portedge-v1.schema.json
     portedge contract --check docs/asyncapi.yaml      exit 1 and a diff summary if it drifted
+    portedge contract --format acl > /etc/mosquitto/portedge.acl    broker ACL per node
 
 The format follows the file's extension (.json -> jsonschema) unless --format says otherwise.
 This command only reads the catalog; it must never edit the file it is asked to check.
@@ -23,8 +24,9 @@ DIFF_LINES = 40
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--format", choices=("asyncapi", "jsonschema"), default=None,
-                        help="asyncapi (YAML, default) or jsonschema (one JSON bundle)")
+    parser.add_argument("--format", choices=("asyncapi", "jsonschema", "acl"), default=None,
+                        help="asyncapi (YAML, default), jsonschema (one JSON bundle) or acl (a mosquitto "
+                             "acl_file confining each node to its own topics)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     where.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated contract")
@@ -41,7 +43,12 @@ def run(args) -> int:
     from agent.contract.asyncapi import render
 
     fmt = _format_for(args)
-    text = render(fmt)
+    if fmt == "acl":
+        from agent.contract.topics import acl_text
+
+        text = acl_text()
+    else:
+        text = render(fmt)
     if args.check:
         return check(Path(args.check), text)
     if args.output:
