@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SCHEMA_VERSION = 1
 #: a command or response payload larger than this is refused (bytes of JSON)
@@ -145,3 +145,20 @@ def peek_fields(raw: Any) -> dict[str, Any]:
         if isinstance(value, str) and 0 < len(value) <= 256:
             out[key] = value
     return out
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def body_as(command: Command[Any], model: type[M]) -> M:
+    """A command's body as `model`, however the link parsed it; a body that does not fit is
+    the platform's error (`InvalidCommandError` with code invalid_schema)."""
+    from agent.errors import InvalidCommandError
+
+    body = command.body
+    if isinstance(body, model):
+        return body
+    try:
+        return model.model_validate(body.model_dump() if isinstance(body, BaseModel) else body)
+    except ValidationError as err:
+        raise InvalidCommandError("invalid_schema", str(err)[:1000]) from None

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from agent.contract.envelope import Command
+from agent.contract.envelope import Command, body_as
 from agent.contract.gate import LaneMode, PermitsSync, RemoteOpen, Reread
 from agent.errors import InvalidCommandError
 from agent.gate import events as ev
@@ -29,14 +29,6 @@ Handler = Callable[[Command], Awaitable[BaseModel | None]]
 REREADABLE = (State.ARRIVED, State.IDENTIFIED, State.TROUBLE)
 
 
-def _body(command: Command[Any], model: type[M]) -> M:
-    body = command.body
-    if isinstance(body, model):
-        return body
-    try:
-        return model.model_validate(body.model_dump() if isinstance(body, BaseModel) else body)
-    except ValidationError as err:
-        raise InvalidCommandError("invalid_schema", str(err)[:1000]) from None
 
 
 def handlers(station: GateStation) -> dict[str, Handler]:
@@ -52,7 +44,7 @@ def handlers(station: GateStation) -> dict[str, Handler]:
             raise InvalidCommandError("expired", f"command expired at {command.expires_at.isoformat()}")
 
     async def barrier_open(command: Command[Any]) -> None:
-        body = _body(command, RemoteOpen)
+        body = body_as(command, RemoteOpen)
         fresh(command, body.lane)
         if not runner.guard.safe_to_actuate:
             raise InvalidCommandError("unsafe", "barrier cannot open: e-stop, controller lost or lane inputs unknown")
@@ -62,13 +54,13 @@ def handlers(station: GateStation) -> dict[str, Handler]:
         return None
 
     async def lane_mode(command: Command[Any]) -> None:
-        body = _body(command, LaneMode)
+        body = body_as(command, LaneMode)
         fresh(command, body.lane)
         await runner.feed(ev.SetMode(body.mode))
         return None
 
     async def permits_sync(command: Command[Any]) -> None:
-        body = _body(command, PermitsSync)
+        body = body_as(command, PermitsSync)
         if command.expired(clock.now()):
             raise InvalidCommandError("expired", f"command expired at {command.expires_at.isoformat()}")
         if not station.permits.replace(body):
@@ -76,7 +68,7 @@ def handlers(station: GateStation) -> dict[str, Handler]:
         return None
 
     async def reread(command: Command[Any]) -> None:
-        body = _body(command, Reread)
+        body = body_as(command, Reread)
         fresh(command, body.lane)
         if runner.lane.state not in REREADABLE:
             raise InvalidCommandError("refused", f"nothing to re-read in state {runner.lane.state.value}")

@@ -45,11 +45,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import PdaSection
-from agent.contract.envelope import Command
+from agent.contract.envelope import Command, body_as
 from agent.contract.tasks import ExceptionReason, ScanEvidence, Task, TaskCancel, TaskUpdate
 from agent.errors import InvalidCommandError, PortEdgeError
 from agent.identifiers import LocationChecker, check_awb
@@ -217,7 +217,7 @@ class Board:
         return {"task_assign": self.on_task_assign, "task_cancel": self.on_task_cancel}
 
     async def on_task_assign(self, command: Command) -> None:
-        task = _body(command, Task)
+        task = body_as(command, Task)
         _check_task(task)
         async with self._lock:
             row = self._store.task(task.task_id)
@@ -237,7 +237,7 @@ class Board:
         return None
 
     async def on_task_cancel(self, command: Command) -> None:
-        cancel = _body(command, TaskCancel)
+        cancel = body_as(command, TaskCancel)
         async with self._lock:
             row = self._store.task(cancel.task_id)
             if row is None:
@@ -366,14 +366,6 @@ class Board:
                 log.exception("task board observer failed")
 
 
-def _body(command: Command, model: type[BaseModel]) -> Any:
-    body = command.body
-    if isinstance(body, model):
-        return body
-    try:
-        return model.model_validate(body.model_dump() if isinstance(body, BaseModel) else body)
-    except ValidationError as err:
-        raise InvalidCommandError("invalid_schema", str(err)) from None
 
 
 def _check_task(task: Task) -> None:
