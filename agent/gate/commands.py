@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from agent.gate.station import GateStation
 
 log = logging.getLogger(__name__)
-M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[Command], Awaitable[BaseModel | None]]
 REREADABLE = (State.ARRIVED, State.IDENTIFIED, State.TROUBLE)
 
