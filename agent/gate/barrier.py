@@ -13,7 +13,11 @@ Safety rules (each one is a test in tests/gate/test_barrier.py):
 - green only while the lane wants the barrier open AND the open limit is made; red otherwise;
 - unknown inputs (agent start), controller loss and e-stop: the safe state, i.e. no motion,
   red light, until a fresh snapshot shows the fault gone;
-- an actuating command carries an expiry (monotonic); an expired one is refused, never done.
+- an actuating command carries an expiry (monotonic); an expired one is refused, never done:
+  an open wish whose coil was not written before its expiry is dropped, and e-stop or
+  controller loss drop it too — after the fault clears, only a new command opens the barrier
+  (the runner tells the lane through `take_abandoned()`);
+- e-stop counts as "not clear" for the hold-off: after a release the close waits a full one.
 
 Never: write to a device, sleep, or let any caller set outputs around `outputs()`.
 """
@@ -59,6 +63,9 @@ class BarrierGuard:
         self.controller_lost = False
         self.clear_since: float | None = None
         self.reversals = 0
+        self.open_deadline: float | None = None  # the open wish's expiry, until its coil is written
+        self.open_started = False
+        self.abandoned: str | None = None  # why the last open wish was dropped; taken by the runner
         self._last = SAFE
 
     # -- what happened -------------------------------------------------------------------
@@ -67,6 +74,8 @@ class BarrierGuard:
         self.inputs = inputs
         self.controller_lost = False
         self.estop = bool(inputs.estop)
+        if self.estop:
+            self._abandon("e-stop")
         if self._blocked():
             self.clear_since = None
         elif self.clear_since is None:
@@ -77,14 +86,33 @@ class BarrierGuard:
         self.controller_lost = True
         self.inputs = None
         self.clear_since = None
+        self._abandon("controller lost")
 
     def request_open(self, expires_at: float, now: float) -> None:
         if now >= expires_at:
             raise CommandExpired(f"open command expired {now - expires_at:.3f} s ago")
         self.want_open = True
+        self.open_deadline, self.open_started, self.abandoned = expires_at, False, None
+
+    def open_written(self) -> None:
+        """The open coil reached the module: the command is being carried out, so its expiry no
+        longer applies (a barrier takes seconds to travel)."""
+        if self.want_open:
+            self.open_started = True
 
     def request_close(self) -> None:
         self.want_open = False
+        self.open_deadline, self.open_started = None, False
+
+    def take_abandoned(self) -> str | None:
+        why, self.abandoned = self.abandoned, None
+        return why
+
+    def _abandon(self, why: str) -> None:
+        if self.want_open:
+            self.want_open = False
+            self.open_deadline, self.open_started = None, False
+            self.abandoned = why
 
     @property
     def safe_to_actuate(self) -> bool:
@@ -92,6 +120,10 @@ class BarrierGuard:
 
     # -- what the coils must be ------------------------------------------------------------
     def outputs(self, now: float) -> Outputs:
+        if self.want_open and self.inputs is not None and self.inputs.open_limit:
+            self.open_started = True  # already up: the command is carried out
+        if self.want_open and not self.open_started and self.open_deadline is not None and now >= self.open_deadline:
+            self._abandon("the open was not carried out before its expiry")
         out = self._decide(now)
         if out.barrier_open and self._last.barrier_close and not self.want_open:
             self.reversals += 1
@@ -100,7 +132,7 @@ class BarrierGuard:
 
     def _blocked(self) -> bool:
         i = self.inputs
-        return i is None or bool(i.safety or i.photocell_broken or i.exit)
+        return i is None or bool(i.safety or i.photocell_broken or i.exit or i.estop)
 
     def _decide(self, now: float) -> Outputs:
         i = self.inputs

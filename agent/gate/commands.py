@@ -47,7 +47,12 @@ def handlers(station: GateStation) -> dict[str, Handler]:
         fresh(command, body.lane)
         if not runner.guard.safe_to_actuate:
             raise InvalidCommandError("unsafe", "barrier cannot open: e-stop, controller lost or lane inputs unknown")
-        await runner.feed(ev.StaffRelease(body.operator, body.reason))
+        if runner.lane.state in (State.BARRIER_OPEN, State.PASSED):
+            raise InvalidCommandError("refused", f"the barrier is already open for a truck ({runner.lane.state.value})")
+        # the command's own expiry travels with the release: it may wait for the lane's turn
+        # lock, and must still not be carried out once expired
+        expires_at = clock.monotonic() + (command.expires_at - clock.now()).total_seconds()
+        await runner.feed(ev.StaffRelease(body.operator, body.reason, expires_at))
         if runner.lane.state not in (State.BARRIER_OPEN, State.PASSED) or not runner.guard.want_open:
             raise InvalidCommandError("refused", f"lane did not open (state {runner.lane.state.value})")
         return None

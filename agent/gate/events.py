@@ -71,15 +71,18 @@ class Weighed:
 
 @dataclass(frozen=True)
 class Verdict:
-    """The platform answered gate_verify in time."""
+    """The platform answered gate_verify in time. `request` is the request it answers: an
+    answer to an earlier request of the same transaction (before a re-read) is stale."""
 
     answer: VerifyAnswer
+    request: VerifyRequest | None = None
 
 
 @dataclass(frozen=True)
 class PlatformError:
     transaction_id: str
     reason: str
+    request: VerifyRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class PlatformTimeout:
     """The requester gave up (link down, no answer)."""
 
     transaction_id: str
+    request: VerifyRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,16 @@ class PermitLookup:
 @dataclass(frozen=True)
 class StaffRelease:
     operator: str
+    reason: str
+    expires_at: float | None = None  # monotonic: the remote command's own expiry, if any
+
+
+@dataclass(frozen=True)
+class OpenRefused:
+    """The barrier did not (or no longer may) carry out the open: refused as unsafe or
+    expired, or abandoned by the guard (e-stop, controller lost, expiry before the write).
+    Only a new release (staff) opens it again."""
+
     reason: str
 
 
@@ -125,7 +139,7 @@ class Advance:
 
 Event = (
     Approach | Safety | Photocell | ExitLoop | Read | Weighed | Verdict | PlatformError | PlatformTimeout
-    | PermitLookup | StaffRelease | Reread | SetMode | Tick | Advance
+    | PermitLookup | StaffRelease | OpenRefused | Reread | SetMode | Tick | Advance
 )
 INPUT_EVENTS = (Approach, Safety, Photocell, ExitLoop)
 

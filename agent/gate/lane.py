@@ -66,6 +66,7 @@ class Draft:
     trouble_reason: str | None = None
     passed: bool = False
     request: VerifyRequest | None = None
+    release_expires_at: float | None = None  # a remote staff release's own expiry (monotonic)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:

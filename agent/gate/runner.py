@@ -100,15 +100,22 @@ class LaneRunner:
         async with self._lock:
             queue, bookkeeping = deque(events), []
             spawned = len(self._tasks)
-            while queue:
-                for action in self.lane.handle(queue.popleft()):
-                    if isinstance(action, _BOOKKEEPING):
-                        bookkeeping.append(action)
-                        continue
-                    follow = await self._do(action)
-                    if follow is not None:
-                        queue.append(follow)
-            await self._write(self.guard.outputs(self.clock.monotonic()), "")
+            while True:
+                while queue:
+                    for action in self.lane.handle(queue.popleft()):
+                        if isinstance(action, _BOOKKEEPING):
+                            bookkeeping.append(action)
+                            continue
+                        follow = await self._do(action)
+                        if follow is not None:
+                            queue.append(follow)
+                await self._write(self.guard.outputs(self.clock.monotonic()), "")
+                abandoned = self.guard.take_abandoned()
+                if abandoned is None:
+                    break
+                self.counters["open_abandoned"] += 1
+                log.warning("barrier open abandoned: %s", abandoned)
+                queue.append(ev.OpenRefused(abandoned))  # the lane learns it in this same turn
             if len(self._tasks) > spawned:
                 await asyncio.sleep(0)  # let a new gate_verify leave before the records are written
             # The books are chained in turn order, but outside the turn lock: the next turn
@@ -138,7 +145,7 @@ class LaneRunner:
                     permit = None
                 return ev.PermitLookup(tid, permit)
             case ev.OpenBarrier(transaction_id=tid, expires_at=expires_at):
-                await self._open(tid, expires_at)
+                return await self._open(tid, expires_at)
             case ev.CloseBarrier():
                 self.guard.request_close()
             case ev.ShowDisplay(text=text):
@@ -150,7 +157,11 @@ class LaneRunner:
             case ev.Journal(transaction_id=tid, draft=draft):
                 self._journal(tid, draft)
             case ev.AwaitReconcile(request=request, decision=decision):
-                self.journal.add_reconcile(self.settings.lane, request, decision)
+                try:
+                    self.journal.add_reconcile(self.settings.lane, request, decision)
+                except Exception:  # a full disk must not stop the lane; the decision is on record
+                    log.exception("offline decision not queued for reconciliation")
+                    self.counters["reconcile_queue_failed"] += 1
             case ev.TriggerReread():
                 if self.on_reread is not None:
                     await self._guarded(self.on_reread(), "reread_hook_failed")
@@ -158,19 +169,20 @@ class LaneRunner:
                 pass  # the station ticks every tick_s; deadlines live in the lane
         return None
 
-    async def _open(self, tid: str | None, expires_at: float) -> None:
+    async def _open(self, tid: str | None, expires_at: float) -> ev.Event | None:
         if not self.guard.safe_to_actuate:
             self.counters["open_refused_unsafe"] += 1
             log.warning("open for %s refused: lane not safe to actuate", tid)
             await self._lane_event("barrier", "refused", "unsafe: e-stop, controller lost or inputs unknown", tid)
-            await self._show("SEE STAFF: barrier cannot open")
-            return
+            return ev.OpenRefused("unsafe: e-stop, controller lost or inputs unknown")
         try:
             self.guard.request_open(expires_at, self.clock.monotonic())
         except CommandExpired as err:
             self.counters["open_refused_expired"] += 1
             log.warning("open for %s refused: %s", tid, err)
             await self._lane_event("barrier", "refused", f"expired: {err}", tid)
+            return ev.OpenRefused(f"expired: {err}")
+        return None
 
     # -- platform ----------------------------------------------------------------------------
     async def _verify(self, request: VerifyRequest) -> None:
@@ -179,15 +191,15 @@ class LaneRunner:
             response = await self.requester.request("gate_verify", request, timeout=self.settings.late_answer_s)
         except (RequestTimeoutError, TimeoutError):
             self.counters["verify_timeout"] += 1
-            await self._run([ev.PlatformTimeout(tid)])
+            await self._run([ev.PlatformTimeout(tid, request)])
             return
         except Exception as err:  # the link's trouble is the lane's trouble, not a crash
             log.exception("gate_verify for %s failed", tid)
-            await self._run([ev.PlatformError(tid, f"{type(err).__name__}: {err}"[:300])])
+            await self._run([ev.PlatformError(tid, f"{type(err).__name__}: {err}"[:300], request)])
             return
         if not response.ok or response.body is None:
             reason = response.error.reason if response.error else "empty answer"
-            await self._run([ev.PlatformError(tid, reason[:300])])
+            await self._run([ev.PlatformError(tid, reason[:300], request)])
             return
         answer = _answer(response.body)
         async with self._lock:
@@ -195,7 +207,7 @@ class LaneRunner:
         if pending is not None:
             await self._reconciled(pending[0], pending[1], answer, "late answer")
         else:
-            await self._run([ev.Verdict(answer)])
+            await self._run([ev.Verdict(answer, request)])
 
     async def reconcile(self) -> int:
         """Ask again about every offline decision not yet reconciled. Returns how many were."""
@@ -259,6 +271,8 @@ class LaneRunner:
 
     async def _write(self, out: Outputs, why: str) -> None:
         if out == self.written:
+            if out.barrier_open:
+                self.guard.open_written()  # the open coil is already on: the command is under way
             return
         if self.port is not None:
             try:
@@ -274,6 +288,8 @@ class LaneRunner:
         if self._last_write_error is not None:
             log.info("barrier outputs written again after: %s", self._last_write_error)
             self._last_write_error = None
+        if out.barrier_open:
+            self.guard.open_written()
         before, self.written = self.written, out
         await self._lane_event("barrier", _motion(out), why)
         if before is None or (before.red, before.green) != (out.red, out.green):

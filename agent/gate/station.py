@@ -87,7 +87,11 @@ class GateStation:
         reconciling: asyncio.Task | None = None
         try:
             while True:
-                await self.runner.tick()
+                try:
+                    await self.runner.tick()
+                except Exception:  # the lane must keep ticking: timeouts and the close depend on it
+                    log.exception("gate lane tick failed")
+                    self.runner.counters["tick_failed"] += 1
                 if self.clock.monotonic() >= next_reconcile and (reconciling is None or reconciling.done()):
                     next_reconcile = self.clock.monotonic() + self.reconcile_every_s
                     # beside the ticks, not in their way: a silent platform makes each re-ask

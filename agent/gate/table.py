@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agent.contract.gate import ContainerRead, Decision
+from agent.contract.gate import ContainerRead, Decision, VerifyRequest
 from agent.gate import events as ev
 from agent.gate.events import State
 from agent.identifiers.container import check_container
@@ -166,10 +166,19 @@ def _ours(lane: Lane, transaction_id: str) -> bool:
     return True
 
 
+def _current(lane: Lane, request: VerifyRequest | None) -> bool:
+    """An answer (or timeout, or error) about an earlier request of this transaction — one sent
+    before a re-read changed the reads — is not about this truck's current reads."""
+    if request is not None and lane.tx is not None and lane.tx.request is not None and request != lane.tx.request:
+        lane.counters["stale_answer"] += 1
+        return False
+    return True
+
+
 def verifying_verdict(lane: Lane, event: ev.Event) -> State:
     assert isinstance(event, ev.Verdict)
     a = event.answer
-    if not _ours(lane, a.transaction_id):
+    if not _ours(lane, a.transaction_id) or not _current(lane, event.request):
         return lane.state
     tx = lane.tx
     assert tx is not None
@@ -194,14 +203,14 @@ def _consult(lane: Lane) -> State:
 
 def verifying_timeout(lane: Lane, event: ev.Event) -> State:
     assert isinstance(event, ev.PlatformTimeout) and lane.tx is not None
-    if not _ours(lane, event.transaction_id) or lane.tx.offline_pending:
+    if not _ours(lane, event.transaction_id) or not _current(lane, event.request) or lane.tx.offline_pending:
         return S.VERIFYING
     return _consult(lane)
 
 
 def verifying_error(lane: Lane, event: ev.Event) -> State:
     assert isinstance(event, ev.PlatformError)
-    if not _ours(lane, event.transaction_id):
+    if not _ours(lane, event.transaction_id) or not _current(lane, event.request):
         return S.VERIFYING
     return lane.trouble("platform_error", f"platform error: {event.reason}")
 
@@ -249,7 +258,11 @@ def decided(lane: Lane, event: ev.Event) -> State:
         return S.TROUBLE
     if lane.mode == "manual" and d.by != "staff":
         return lane.trouble("manual", "manual mode: staff release needed")
-    lane.emit(ev.OpenBarrier(tx.transaction_id, lane.now + lane.settings.decision_ttl_s))
+    expires_at = lane.now + lane.settings.decision_ttl_s
+    if tx.release_expires_at is not None:  # a remote release keeps its own, earlier expiry
+        expires_at = min(expires_at, tx.release_expires_at)
+        tx.release_expires_at = None
+    lane.emit(ev.OpenBarrier(tx.transaction_id, expires_at))
     lane.show(f"GO {d.ticket or ''} {d.yard_position or ''}".strip())
     lane.arm("pass", lane.settings.pass_s)
     return S.BARRIER_OPEN
@@ -265,7 +278,14 @@ def staff_release(lane: Lane, event: ev.Event) -> State:
     assert tx is not None
     tx.decision = Decision(allow=True, by="staff", reason=f"{event.operator}: {event.reason}"[:500])
     tx.offline_pending = False
+    tx.release_expires_at = event.expires_at
     return S.DECIDED
+
+
+def open_refused(lane: Lane, event: ev.Event) -> State:
+    assert isinstance(event, ev.OpenRefused) and lane.tx is not None
+    lane.tx.decision = None
+    return lane.trouble("open_refused", f"barrier did not open: {event.reason}; staff release needed")
 
 
 def reread(lane: Lane, event: ev.Event) -> State:
@@ -275,6 +295,7 @@ def reread(lane: Lane, event: ev.Event) -> State:
     tx.containers.clear()
     tx.trouble_kind = tx.trouble_reason = None
     tx.decision = None
+    tx.request = None  # answers to the old reads must not decide the new ones
     lane.emit(ev.TriggerReread())
     lane.show("READING AGAIN")
     lane.arm("identify", lane.settings.identify_s)
@@ -407,6 +428,7 @@ TABLE: dict[tuple[State | None, type], Rule] = {
 
     (S.BARRIER_OPEN, ev.ExitLoop): Rule(open_exit, (S.BARRIER_OPEN, S.PASSED), "exit loop"),
     (S.BARRIER_OPEN, ev.Tick): Rule(open_tick, (S.BARRIER_OPEN, S.CLOSED), "nobody passed, lane empty"),
+    (S.BARRIER_OPEN, ev.OpenRefused): Rule(open_refused, (S.TROUBLE,), "open refused / abandoned (e-stop, loss, expiry)"),
 
     (S.PASSED, ev.ExitLoop): _stay(passed_inputs, S.PASSED),
     (S.PASSED, ev.Safety): _stay(passed_inputs, S.PASSED),

@@ -35,8 +35,16 @@ Handler = Callable[[Command], Awaitable[BaseModel | None]]
 _CODES = set(ErrorBody.model_fields["code"].annotation.__args__)  # the Literal's values
 
 
-def _valid_reply_topic(topic: Any) -> bool:
-    return isinstance(topic, str) and 0 < len(topic) <= 256 and not any(c in topic for c in "+#\0")
+def _valid_reply_topic(topic: Any, site: str, node: str) -> bool:
+    """A reply must go to this node's own res/ subtree: the broker's ACL refuses anything else,
+    and a refused publish must never be what a command makes the node send."""
+    if not isinstance(topic, str) or not 0 < len(topic) <= 256 or any(c in topic for c in "+#\0"):
+        return False
+    try:
+        parsed = Topic.parse(topic)
+    except ValueError:
+        return False
+    return parsed.kind is Kind.RES and parsed.site == site and parsed.node == node
 
 
 class CommandDesk:
@@ -66,8 +74,10 @@ class CommandDesk:
 
     def _reply_topic(self, name: str, *candidates: Any) -> str:
         for topic in candidates:
-            if _valid_reply_topic(topic):
+            if _valid_reply_topic(topic, self._site, self._node):
                 return topic
+            if topic:
+                self._count("command_reply_to_outside_subtree")
         return str(Topic(self._site, self._node, Kind.RES, name))
 
     async def _refuse(self, name: str, code: str, reason: str, peek: dict[str, Any], props: dict[str, Any]) -> None:
@@ -89,8 +99,8 @@ class CommandDesk:
             return
         try:
             raw = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as err:
-            await self._refuse(name, "invalid_json", f"payload is not JSON: {err}", {}, props)
+        except (ValueError, UnicodeDecodeError, RecursionError) as err:  # RecursionError: "[[[[..."
+            await self._refuse(name, "invalid_json", f"payload is not JSON: {str(err)[:200]}", {}, props)
             return
         peek = peek_fields(raw)
         spec, handler = COMMANDS.get(name), self._handlers.get(name)
@@ -168,5 +178,5 @@ def _text(value: Any) -> str | None:
 def _peek(payload: bytes) -> dict[str, Any]:
     try:
         return peek_fields(json.loads(payload))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return {}

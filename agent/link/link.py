@@ -118,7 +118,7 @@ class Link:
         if not self._connected:
             reasons.append(f"not connected to the broker: {self._last_error or 'connecting'}")
         if self._refused:
-            reasons.append(f"broker refused {self._refused} publish(es): check the ACL")
+            reasons.append(f"broker refused {self._refused} publish(es), parked beside the outbox: check the ACL")
         return assemble(self._connected, self._outbox.stats(), self._errors, reasons)
 
     async def start(self) -> None:
@@ -243,7 +243,16 @@ class Link:
                 elif kind == net.PUBLISH_REFUSED:
                     self._refused += 1
                     self._count("publish_refused")
-                    log.error("broker refused a publish (row %s): %s", event[1], event[2])
+                    rid = event[1]
+                    if rid is not None:
+                        # a refusal is final (not authorised, bad topic): resending it would hold a
+                        # window slot forever and come back first after every reconnect
+                        self._inflight.discard(rid)
+                        where = self._outbox.park([rid], f"refused by the broker: {event[2]}")
+                        log.error("broker refused a publish (%s): the record is parked in %s", event[2], where)
+                        self._wake.set()
+                    else:
+                        log.error("broker refused a publish: %s", event[2])
             except Exception:  # noqa: BLE001 - one bad event must not stop the others
                 log.exception("link event %s failed", kind)
 

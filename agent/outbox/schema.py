@@ -11,6 +11,7 @@ timestamp (with its -wal and -shm companions) so an operator can still recover r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 from datetime import UTC, datetime
@@ -87,6 +88,25 @@ def move_aside(path: Path, now: datetime | None = None) -> Path:
     return target
 
 
+def salvage_seq(damaged: Path) -> int:
+    """The highest seq a damaged outbox file still shows (its meta, or its rows), or 0."""
+    best = 0
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{damaged}?mode=ro", uri=True, timeout=1)) as db:
+            for sql in ("SELECT value FROM meta WHERE key = 'seq'", "SELECT MAX(seq) FROM outbox"):
+                try:
+                    row = db.execute(sql).fetchone()
+                    if row and row[0] is not None:
+                        best = max(best, int(row[0]))
+                except (sqlite3.DatabaseError, ValueError):
+                    continue
+    except sqlite3.DatabaseError:
+        pass
+    if best == 0:
+        log.error("no seq could be read from %s: the node's seq starts again at 1", damaged)
+    return best
+
+
 def open_db(path: Path, synchronous: str = "FULL") -> tuple[sqlite3.Connection, Path | None]:
     """Open (or create) the outbox file. Returns the write connection and, when the file was
     corrupt, where it was moved to."""
@@ -102,10 +122,14 @@ def open_db(path: Path, synchronous: str = "FULL") -> tuple[sqlite3.Connection, 
         except Exception:  # noqa: BLE001 - the handle of a broken file may itself be broken
             pass
         moved = move_aside(path)
-        log.error("outbox database %s is corrupt (%s); moved aside to %s and started a new one", path, err, moved)
+        last_seq = salvage_seq(moved)
+        log.error("outbox database %s is corrupt (%s); moved aside to %s and started a new one at seq %d",
+                  path, err, moved, last_seq + 1)
         conn = connect(path, synchronous, check_same_thread=False)
         conn.executescript(SCHEMA)
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('corrupt_moved_to', ?)", (str(moved),))
+        # seq must never go back: the platform would take new records for ones it has seen
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (last_seq,))
     return conn, moved
 
 

@@ -11,7 +11,9 @@ over its cap or age excepted, and counted); block the asyncio loop on a commit (
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -117,6 +119,7 @@ class Outbox:
         self._writer = Writer(conn, [Cap(c.max_rows, c.max_bytes, c.max_age_s) for c in (merged[p] for p in PRIORITIES)],
                               clock, group_commit_ms / 1000.0, self._deleted, self._committed)
         self._closed = False
+        self.parked = 0  # rows set aside as refused by the broker since start (see park())
 
     # -- putting ----------------------------------------------------------------------------
 
@@ -163,6 +166,8 @@ class Outbox:
                            timeout: float | None = None) -> Response:
         """Store a command response (control class) for `topic`. With `answers` (the command id)
         the answer is remembered in the same transaction, for duplicate commands."""
+        if response.seq:
+            response = response.model_copy(update={"seq": 0})  # the outbox assigns seq at commit
         req = PutRequest(prio=PRIORITY_INDEX["control"], payload=dump(response), msg_id=response.id, kind=str(Kind.RES),
                          name=response.type, topic=topic, type=response.type, created=response.ts.timestamp(),
                          expires=None, correlation_id=response.correlation_id, reply_to=None, reuse_id=True,
@@ -248,6 +253,28 @@ class Outbox:
         """The broker has these: delete them (batched into the writer's next transaction)."""
         if rids:
             self._writer.ack(list(rids))
+
+    def park(self, rids: list[int], reason: str) -> Path:
+        """The broker refused these for good (e.g. not authorised): resending would only block
+        the link's window. They are appended to a dead-letter file beside the database
+        (`<db>.parked.jsonl`, fsync'd) and only then deleted from the outbox: set aside for an
+        operator, never lost. Returns the file."""
+        parked = self.path.with_name(self.path.name + ".parked.jsonl")
+        with self._read_lock:
+            marks = ",".join("?" * len(rids))
+            rows = self._reader.execute(
+                f"SELECT msg_id, seq, topic, type, payload FROM outbox WHERE rid IN ({marks})", rids).fetchall()
+        if rows:
+            with open(parked, "a", encoding="utf-8") as f:
+                for msg_id, seq, topic, type_, payload in rows:
+                    f.write(json.dumps({"parked_at": self._clock.now().isoformat(), "reason": reason, "msg_id": msg_id,
+                                        "seq": seq, "type": type_, "topic": topic,
+                                        "payload": bytes(payload).decode("utf-8", "replace")}, ensure_ascii=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            self.parked += len(rows)
+        self.ack(list(rids))
+        return parked
 
     def release(self, rids: list[int]) -> None:
         """These were in flight when the connection dropped: hand them out again."""

@@ -22,6 +22,7 @@ acked or (telemetry only) dropped by the cap/age policy.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -245,6 +246,18 @@ class Writer:
             conn.execute("COMMIT")
         except sqlite3.Error as err:
             self._rollback(err, taken, acks)
+            return
+        except Exception as err:  # a bad request or a bug: roll back, answer the callers, go on
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            log.exception("outbox write cycle failed; its puts are answered with the error")
+            self._count("writer_error")
+            failed = [req for reqs in taken for req in reqs]
+            for req in failed:
+                req.error = err
+            with self._cond:
+                self._acks[:0] = acks  # deletes are retried next cycle
+            self._finish_all(failed)
             return
         self.rows, self.bytes, self.dropped, self.seq = rows, size, dropped, seq
         self.commits += 1

@@ -25,6 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ValidationError
 
 from agent.clock import SYSTEM_CLOCK, Clock
@@ -107,7 +109,7 @@ class PlatformSim:
         rng: random.Random | None = None,
         answer_delay_s: float = 0.0,
         failure_rate: float = 0.0,
-        client_id: str = "platform-sim",
+        client_id: str | None = None,
         mqtt_version: str = "5",
     ):
         self.url = url
@@ -126,7 +128,13 @@ class PlatformSim:
         self._response_cv = threading.Condition()
         self._connected = threading.Event()
         self._protocol = mqtt.MQTTv5 if mqtt_version == "5" else mqtt.MQTTv311
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=self._protocol)
+        # one session per simulator run: a persistent session must not hand this run the
+        # records a previous run left queued on the same broker
+        client_id = client_id or f"platform-sim-{new_id()[-10:].lower()}"
+        # a persistent session, as a real platform consumer has: records a node publishes while
+        # we reconnect (a broker restart) are queued for us instead of lost to us
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=self._protocol,
+                                   **({} if self._protocol == mqtt.MQTTv5 else {"clean_session": False}))
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = lambda *a: self._connected.clear()
@@ -137,7 +145,13 @@ class PlatformSim:
     def start(self, timeout: float = 10.0) -> PlatformSim:
         parts = urlsplit(self.url)
         self._scheduler = _Scheduler()
-        self._client.connect_async(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=15)
+        if self._protocol == mqtt.MQTTv5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+            self._client.connect_async(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=15,
+                                       clean_start=False, properties=props)
+        else:
+            self._client.connect_async(parts.hostname or "127.0.0.1", parts.port or 1883, keepalive=15)
         self._client.loop_start()
         if not self._connected.wait(timeout):
             self.stop()

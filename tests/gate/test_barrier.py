@@ -68,8 +68,11 @@ def test_estop_and_controller_loss_go_to_safe_state():
     g.request_open(expires_at=5, now=0)
     g.observe(Io(closed_limit=False, open_limit=True, estop=True), now=1)
     assert g.outputs(1) == SAFE and not g.safe_to_actuate
+    assert g.take_abandoned() == "e-stop", "e-stop drops the open wish: a reset needs a new command"
     g.observe(Io(closed_limit=False, open_limit=True), now=2)
-    assert g.outputs(2).green
+    assert not g.outputs(2).green and not g.want_open
+    g.request_open(expires_at=10, now=2)
+    assert g.outputs(3).green
     g.lost()
     assert g.outputs(3) == SAFE and not g.safe_to_actuate
 

@@ -193,3 +193,58 @@ def test_stamp_seq_writes_the_field_itself():
     assert stamp_seq(b'{"id":"A","node":"n\\"seq\\":0,","seq":0,"ts":1}', 42) == b'{"id":"A","node":"n\\"seq\\":0,","seq":42,"ts":1}'
     with pytest.raises(ValueError):
         stamp_seq(b'{"id":"A"}', 1)
+
+
+def test_after_a_corrupt_file_is_moved_aside_seq_goes_on_from_where_it_was(tmp_path, monkeypatch):
+    """seq must never go back: the platform would take new records for ones it has seen."""
+    from agent.outbox import schema
+
+    db = tmp_path / "o.db"
+    with Outbox(db, "lane-1") as outbox:
+        for n in range(5):
+            outbox.put("scan", {"n": n})
+    real_check = schema._check
+
+    def damaged_once(conn):
+        monkeypatch.setattr(schema, "_check", real_check)
+        raise schema.CorruptDatabase("quick_check: page 3 is damaged")  # the unit seam: no real bit rot
+
+    monkeypatch.setattr(schema, "_check", damaged_once)
+    with Outbox(db, "lane-1") as outbox:
+        assert outbox.stats().corrupt_moved_to
+        assert outbox.put("scan", {"n": 5}).seq == 6
+
+
+def test_a_failing_write_cycle_answers_its_puts_instead_of_leaving_them_waiting(tmp_path, monkeypatch):
+    """An error that is not SQLite's inside the writer's cycle must fail that batch's puts (the
+    caller gets the error), not leave them waiting forever; the writer goes on."""
+    import time
+
+    from agent.outbox import writer
+
+    real_stamp = writer.stamp_seq
+
+    def stamp(payload: bytes, seq: int) -> bytes:
+        if b"boom" in payload:
+            raise ValueError("payload has no seq placeholder near its start")  # the unit seam
+        return real_stamp(payload, seq)
+
+    monkeypatch.setattr(writer, "stamp_seq", stamp)
+    with Outbox(tmp_path / "o.db", "lane-1") as outbox:
+        started = time.monotonic()
+        with pytest.raises(ValueError):
+            outbox.put("scan", {"data": "boom"}, timeout=30)
+        assert time.monotonic() - started < 10, "the put waited instead of failing"
+        assert outbox.put("scan", {"data": "fine"}, timeout=5).seq == 1, "a failed cycle must not use up a seq"
+
+
+def test_put_response_assigns_seq_whatever_the_caller_set(tmp_path):
+    import json
+
+    from agent.contract.envelope import Response
+
+    with Outbox(tmp_path / "o.db", "lane-1") as outbox:
+        response = Response(node="lane-1", type="lane_mode", correlation_id="c", ok=True, seq=7)
+        stored = asyncio.run(outbox.put_response(response, "portedge/v1/yt/lane-1/res/lane_mode"))
+        (row,) = outbox.next_batch(5)
+        assert stored.seq == 1 and json.loads(row.payload)["seq"] == 1
