@@ -256,8 +256,9 @@ def decided(lane: Lane, event: ev.Event) -> State:
         lane.show(f"DENIED: {tx.trouble_reason}")
         lane.arm("trouble", lane.settings.trouble_nag_s)
         return S.TROUBLE
-    if lane.mode == "manual" and d.by != "staff":
-        return lane.trouble("manual", "manual mode: staff release needed")
+    if lane.mode in ("manual", "closed") and d.by != "staff":
+        # a lane closed while a truck was already in it opens only for staff, as in manual
+        return lane.trouble(lane.mode, f"{lane.mode} mode: staff release needed")
     expires_at = lane.now + lane.settings.decision_ttl_s
     if tx.release_expires_at is not None:  # a remote release keeps its own, earlier expiry
         expires_at = min(expires_at, tx.release_expires_at)
@@ -424,7 +425,7 @@ TABLE: dict[tuple[State | None, type], Rule] = {
     (S.VERIFYING, ev.StaffRelease): _STAFF,
 
     (S.DECIDED, ev.Advance): Rule(decided, (S.BARRIER_OPEN, S.TROUBLE), labels=(
-        (S.BARRIER_OPEN, "allow (open, expiring)"), (S.TROUBLE, "deny / manual mode"))),
+        (S.BARRIER_OPEN, "allow (open, expiring)"), (S.TROUBLE, "deny / manual or closed mode"))),
 
     (S.BARRIER_OPEN, ev.ExitLoop): Rule(open_exit, (S.BARRIER_OPEN, S.PASSED), "exit loop"),
     (S.BARRIER_OPEN, ev.Tick): Rule(open_tick, (S.BARRIER_OPEN, S.CLOSED), "nobody passed, lane empty"),

@@ -271,6 +271,22 @@ def test_lane_mode_closed_starts_no_transaction(play):
     assert not rig.transactions()
 
 
+def test_a_lane_closed_mid_transaction_opens_only_for_staff(play):
+    async def scenario(rig):
+        from agent.contract.gate import LaneMode
+        await rig.io()
+        await rig.io(approach=True)
+        await rig.station.command_handlers()["lane_mode"](rig.command("lane_mode", LaneMode(lane="lane-1", mode="closed")))
+        await rig.plate()
+        await rig.box("front")
+        await rig.box("rear")
+        await rig.settle()
+        assert rig.lane.state is State.TROUBLE and "closed" in rig.lane.tx.trouble_reason
+        assert not rig.station.guard.want_open
+
+    play(scenario)
+
+
 def test_manual_mode_needs_staff_release(play):
     async def scenario(rig):
         from agent.contract.gate import LaneMode, RemoteOpen
