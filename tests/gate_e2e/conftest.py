@@ -17,7 +17,7 @@ def lane_run(mosquitto, tmp_path):
     """`lane_run(scenario, **options)`: open a LaneSetup (options go to `LaneSetup.open`), run
     `async scenario(lane)` on a fresh event loop, close everything, return the scenario's result."""
 
-    def run(scenario: Callable[[LaneSetup], Awaitable[Any]], timeout: float = 40.0, **options: Any) -> Any:
+    def run(scenario: Callable[[LaneSetup], Awaitable[Any]], timeout: float = 120.0, **options: Any) -> Any:
         async def main() -> Any:
             lane = await LaneSetup.open(mosquitto.url, tmp_path, **options)
             task = asyncio.ensure_future(scenario(lane))

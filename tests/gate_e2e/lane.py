@@ -18,7 +18,6 @@ import contextlib
 import random
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -73,19 +72,9 @@ async def _step(awaitable, what: str, timeout: float = 20.0) -> None:
 
 
 async def _close_node(node: NodeRuntime) -> None:
-    """Close an in-process node. Works around a bug outside this folder: Link._pump awaits
-    `asyncio.wait_for(self._wake.wait(), 1.0)`, and on Python 3.11 wait_for swallows a cancel
-    that arrives as the wake-up fires, so the pump never ends and Link.stop() waits forever
-    (seen in ~1 of 10 closes here). Cancel it again, loudly, so the scenario still counts."""
-    closing = asyncio.ensure_future(node.close())
-    done, _ = await asyncio.wait([closing], timeout=5.0)
-    if not done:
-        stuck = [t for t in node.link._tasks if t.cancelling()]
-        warnings.warn(f"Link.stop() hung on {[t.get_name() for t in stuck]} (cancel swallowed): cancelled again",
-                      stacklevel=1)
-        for task in stuck:
-            task.cancel()
-    await _step(closing, "the lane node's close")
+    """Close an in-process node. Its link waits up to 3 s for the offline state's PUBACK and
+    3 s for the disconnect; a loaded CI machine needs more than that, so the bound is wide."""
+    await _step(node.close(), "the lane node's close", timeout=60.0)
 
 
 @dataclass
@@ -191,7 +180,7 @@ class LaneSetup:
         await self.post("cam-front", front or truck.containers[0])
         await self.post("cam-rear", rear or truck.containers[-1])
 
-    async def wait_open(self, timeout: float = 10.0) -> None:
+    async def wait_open(self, timeout: float = 30.0) -> None:
         await until(lambda: self.model.open_limit, timeout, "the barrier's open limit")
 
     async def pass_under(self) -> None:
@@ -208,10 +197,10 @@ class LaneSetup:
         self.model.set_loop("approach", False)
         self.rig.indicator.set_load(0)
 
-    async def wait_closed(self, timeout: float = 10.0) -> None:
+    async def wait_closed(self, timeout: float = 30.0) -> None:
         await until(lambda: self.model.closed_limit and self.model.motion == "idle", timeout, "the barrier closed")
 
-    async def wait_state(self, state: State, timeout: float = 10.0) -> None:
+    async def wait_state(self, state: State, timeout: float = 30.0) -> None:
         await until(lambda: self.station.lane.state is state, timeout, f"lane state {state.value}")
 
     # -- the oracle ---------------------------------------------------------------------------
@@ -225,7 +214,7 @@ class LaneSetup:
     def verify_requests(self) -> list[dict]:
         return self.platform.ledger.bodies("gate_verify", LANE)
 
-    async def wait_transactions(self, n: int = 1, timeout: float = 15.0) -> list[dict]:
+    async def wait_transactions(self, n: int = 1, timeout: float = 30.0) -> list[dict]:
         await until(lambda: len(self.transactions()) >= n, timeout, f"{n} gate_transaction record(s) at the platform")
         return self.transactions()
 
