@@ -41,6 +41,7 @@ class Driver:
         self.clock = clock
         self.counters: Counter[str] = Counter()
         self.state: str = "offline"
+        self.stopping = False  # set by the supervisor before it cancels: loops end on it too
         self.detail: str = "not opened yet"
 
     # -- to implement -------------------------------------------------------------------

@@ -133,7 +133,7 @@ class GateIoDriver(Driver):
     async def serve(self) -> None:
         period = 1.0 / self.config.poll_hz
         failed = 0
-        while True:
+        while not self.stopping:
             started = asyncio.get_running_loop().time()
             state, detail = await self._poll_once()
             failed = 0 if state == "online" else failed + 1

@@ -95,7 +95,8 @@ class SerialPort:
         if self._failed is not None:
             raise DeviceOffline(f"port {self.url} lost: {self._failed}") from self._failed
         try:
-            item = await asyncio.wait_for(self._inbox.get(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancel on 3.11
+                item = await self._inbox.get()
         except TimeoutError:
             return b""
         if isinstance(item, BaseException):

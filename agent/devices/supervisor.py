@@ -64,6 +64,8 @@ class Supervisor:
     def start(self) -> asyncio.Task:
         """Run in the background; `await stop()` later."""
         self._stopping = False
+        for driver in self.drivers:
+            driver.stopping = False
         return asyncio.create_task(self.run(), name="device-supervisor")
 
     async def stop(self) -> None:
@@ -72,10 +74,15 @@ class Supervisor:
 
     async def _cancel_all(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        for driver in self.drivers:
+            driver.stopping = True
+        pending = set(tasks)
+        while pending:
+            # again and again: on Python 3.11 an asyncio.wait_for inside a library (pymodbus
+            # has them) can swallow a cancel that lands as its inner await completes
+            for task in pending:
+                task.cancel()
+            _, pending = await asyncio.wait(pending, timeout=0.5)
 
     async def _keep(self, driver: Driver) -> None:
         attempt = 0

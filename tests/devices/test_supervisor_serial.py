@@ -180,3 +180,46 @@ def test_stop_before_the_supervisor_task_ran_stops_it():
         await asyncio.wait_for(task, 2)  # hangs forever when the early stop is forgotten
 
     asyncio.run(main())
+
+
+def test_stop_ends_a_driver_whose_library_swallowed_the_first_cancel():
+    """On Python 3.11 an asyncio.wait_for inside a library (pymodbus has them) can swallow a
+    cancel; stop() must still end every driver (it once hung a full suite run under load)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from agent.devices.base import Driver
+    from agent.devices.supervisor import Supervisor
+
+    class Stubborn(Driver):
+        kind = "stubborn"
+        swallowed = 0
+
+        async def open(self):
+            pass
+
+        async def serve(self):
+            while True:
+                try:
+                    await asyncio.sleep(0.01)
+                except asyncio.CancelledError:
+                    if Stubborn.swallowed:
+                        raise
+                    Stubborn.swallowed += 1  # what the library's wait_for did
+
+        async def close(self):
+            pass
+
+    class Sink:
+        async def emit(self, device, event):
+            pass
+
+    async def main():
+        supervisor = Supervisor([Stubborn(SimpleNamespace(name="stubborn-1"), Sink())])
+        task = supervisor.start()
+        await asyncio.sleep(0.1)
+        await asyncio.wait_for(supervisor.stop(), 5)  # TimeoutError here is the hang
+        await asyncio.wait_for(task, 5)
+        assert Stubborn.swallowed == 1
+
+    asyncio.run(main())
