@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sys
 
-from agent.errors import ConfigError
 from agent.outbox import inspect
 
 
@@ -20,11 +19,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    try:
-        config, conn = inspect.open_for_config(args.config)
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    opened = inspect.open_or_explain(args.config)
+    if opened is None:
         return 2
+    config, conn = opened
     try:
         if args.action == "stats":
             s = inspect.stats(conn)

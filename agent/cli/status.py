@@ -7,9 +7,7 @@ saved snapshot (written on connect and with every heartbeat). Never writes to th
 from __future__ import annotations
 
 import json
-import sys
 
-from agent.errors import ConfigError
 from agent.outbox import inspect
 
 
@@ -19,11 +17,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    try:
-        config, conn = inspect.open_for_config(args.config)
-    except (ConfigError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    opened = inspect.open_or_explain(args.config)
+    if opened is None:
         return 2
+    config, conn = opened
     try:
         s = inspect.stats(conn)
     finally:

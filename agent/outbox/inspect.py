@@ -24,6 +24,20 @@ def open_for_config(config_file: str):
     return config, open_ro(Path(config.storage.path))
 
 
+def open_or_explain(config_file: str):
+    """`open_for_config` for the CLI: on a bad config or a missing database, print why to
+    stderr and return None (the command then exits 2)."""
+    import sys
+
+    from agent.errors import ConfigError
+
+    try:
+        return open_for_config(config_file)
+    except (ConfigError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return None
+
+
 def open_ro(path: Path) -> sqlite3.Connection:
     if not path.exists():
         raise FileNotFoundError(f"no outbox database at {path}")

@@ -152,10 +152,20 @@ def test_build_drivers_from_a_node_config(tmp_path):
     ]
 
 
+class _QuietSink:
+    async def emit(self, device, event):
+        pass
+
+
+def _driver(cls, name: str):
+    from types import SimpleNamespace
+
+    return cls(SimpleNamespace(name=name), _QuietSink())
+
+
 def test_stop_before_the_supervisor_task_ran_stops_it():
     """A stop() right after start() must not be lost (the task had not begun yet)."""
     import asyncio
-    from types import SimpleNamespace
 
     from agent.devices.base import Driver
     from agent.devices.supervisor import Supervisor
@@ -169,12 +179,8 @@ def test_stop_before_the_supervisor_task_ran_stops_it():
         async def close(self):
             pass
 
-    class Sink:
-        async def emit(self, device, event):
-            pass
-
     async def main():
-        supervisor = Supervisor([Forever(SimpleNamespace(name="forever-1"), Sink())])
+        supervisor = Supervisor([_driver(Forever, "forever-1")])
         task = supervisor.start()
         await supervisor.stop()
         await asyncio.wait_for(task, 2)  # hangs forever when the early stop is forgotten
@@ -186,7 +192,6 @@ def test_stop_ends_a_driver_whose_library_swallowed_the_first_cancel():
     """On Python 3.11 an asyncio.wait_for inside a library (pymodbus has them) can swallow a
     cancel; stop() must still end every driver (it once hung a full suite run under load)."""
     import asyncio
-    from types import SimpleNamespace
 
     from agent.devices.base import Driver
     from agent.devices.supervisor import Supervisor
@@ -210,12 +215,8 @@ def test_stop_ends_a_driver_whose_library_swallowed_the_first_cancel():
         async def close(self):
             pass
 
-    class Sink:
-        async def emit(self, device, event):
-            pass
-
     async def main():
-        supervisor = Supervisor([Stubborn(SimpleNamespace(name="stubborn-1"), Sink())])
+        supervisor = Supervisor([_driver(Stubborn, "stubborn-1")])
         task = supervisor.start()
         await asyncio.sleep(0.1)
         await asyncio.wait_for(supervisor.stop(), 5)  # TimeoutError here is the hang
