@@ -131,9 +131,51 @@ class Wedge(_Device):
     kind: Literal["wedge"]
 
 
+class IdCardReader(_SerialDevice):
+    """Second-generation resident ID card reader (SAM serial protocol, agent/codecs/sam.py)."""
+
+    kind: Literal["idcard_reader"]
+    line: SerialLine = Field(default_factory=lambda: SerialLine(baudrate=115200))
+    poll_s: float = Field(default=0.3, gt=0, description="how often the reader is asked to find a card")
+    reply_timeout_s: float = Field(default=1.0, gt=0, description="a reply (a read takes ~0.12 s at 115200) must end within this")
+    max_silent: int = Field(default=3, ge=1, description="unanswered commands in a row before the reader counts as gone")
+    status_codes: dict[int, str] = Field(default_factory=dict, description="extra SW3 codes of this reader model -> meaning")
+
+
+class BadgeReader(_SerialDevice):
+    """Staff badge reader behind a Wiegand-to-serial converter, raw-frame lines (agent/codecs/wiegand.py)."""
+
+    kind: Literal["badge_reader"]
+
+
+class TurnstileMap(_Options):
+    """Where the turnstile's signals sit on its controller (0-based Modbus addresses)."""
+
+    unlock: int = Field(default=0, ge=0, description="coil: ON unlocks for one passage, OFF relocks")
+    buzzer: int = Field(default=1, ge=0, description="coil: tailgating buzzer")
+    locked: int = Field(default=0, ge=0, description="input: the arm is locked")
+    tailgate: int = Field(default=1, ge=0, description="input: tailgating sensor")
+    fire_alarm: int = Field(default=2, ge=0, description="input: fire alarm (the arm is free)")
+    occupied: int = Field(default=3, ge=0, description="input: someone in the passage")
+    counter: int = Field(default=0, ge=0, description="input register: passages counted (mod 65536)")
+
+
+class Turnstile(_SerialDevice):
+    """Pedestrian turnstile controller over Modbus RTU (serial or RTU-over-TCP)."""
+
+    kind: Literal["turnstile"]
+    line: SerialLine = Field(default_factory=lambda: SerialLine(baudrate=19200))
+    unit_id: int = Field(default=1, ge=1, le=247)
+    poll_hz: float = Field(default=20.0, gt=0, le=200)
+    timeout_s: float = Field(default=0.2, gt=0)
+    map: TurnstileMap = Field(default_factory=TurnstileMap)
+
+
 DeviceConfig = Annotated[
-    PlainScanner | SsiScanner | ToledoIndicator | YaohuaIndicator | GateIo | Camera | Wedge,
+    PlainScanner | SsiScanner | ToledoIndicator | YaohuaIndicator | GateIo | Camera | Wedge | IdCardReader
+    | BadgeReader | Turnstile,
     Field(discriminator="kind"),
 ]
 
-DEVICE_KINDS = ("scanner", "ssi_scanner", "toledo", "yaohua", "gate_io", "camera", "wedge")
+DEVICE_KINDS = ("scanner", "ssi_scanner", "toledo", "yaohua", "gate_io", "camera", "wedge", "idcard_reader",
+                "badge_reader", "turnstile")

@@ -21,6 +21,9 @@ DRIVERS: dict[str, str] = {
     "yaohua": "agent.devices.weighbridge:YaohuaDriver",
     "gate_io": "agent.devices.gate_io:GateIoDriver",
     "camera": "agent.devices.camera:CameraDriver",
+    "idcard_reader": "agent.devices.idcard_reader:IdCardReaderDriver",
+    "badge_reader": "agent.devices.badge_reader:BadgeReaderDriver",
+    "turnstile": "agent.devices.turnstile:TurnstileDriver",
 }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from agent.codecs.base import Garbled
+from agent.codecs.sam import BadChecksum as SamBadChecksum
 from agent.codecs.ssi import BadChecksum
+from agent.codecs.wiegand import BadParity
 
 
 def feed_chunks(decoder, chunks, bound: int | None = None) -> list:
@@ -27,7 +29,7 @@ def cut_at(data: bytes, cuts) -> list[bytes]:
 
 
 def frames(events) -> list:
-    return [e for e in events if not isinstance(e, Garbled | BadChecksum)]
+    return [e for e in events if not isinstance(e, Garbled | BadChecksum | SamBadChecksum | BadParity)]
 
 
 def garbled_bytes(events) -> bytes:
