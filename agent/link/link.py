@@ -208,11 +208,14 @@ class Link:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _state(self, status: str) -> NodeState:
+    def _state(self, status: str) -> Envelope[NodeState]:
+        """The retained state message: an envelope like every other message (the contract's
+        `state` channel), with seq 0 because it is not an outbox record (see the docs)."""
         depth = self._outbox.stats().depth if status != "lost" else 0
-        return NodeState(status=status, role=self._config.node.role, version=__version__,
+        body = NodeState(status=status, role=self._config.node.role, version=__version__,
                          devices=[d.name for d in self._config.devices], outbox_depth=depth,
                          health=self.health() if status == "online" else None, since=self._clock.now())
+        return Envelope[NodeState](node=self._node, type="state", body=body, ts=self._clock.now())
 
     def _rows_committed(self) -> None:
         """Called on the outbox writer thread after a commit: wake the pump."""
