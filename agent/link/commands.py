@@ -136,8 +136,7 @@ class CommandDesk:
             return False
         self._count("command_duplicate")
         topic, payload = stored
-        answer = Response.model_validate_json(payload).model_copy(update={"seq": 0})
-        await self._outbox.put_response(answer, topic)
+        await self._outbox.put_again(topic, payload)  # the same bytes: same id, same seq
         return True
 
     async def _run(self, name: str, handler: Handler, command: Command) -> None:

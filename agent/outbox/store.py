@@ -117,7 +117,7 @@ class Outbox:
         self._cursor = [0, 0, 0]
         self._listeners: list[Callable[[], None]] = []
         self._writer = Writer(conn, [Cap(c.max_rows, c.max_bytes, c.max_age_s) for c in (merged[p] for p in PRIORITIES)],
-                              clock, group_commit_ms / 1000.0, self._deleted, self._committed)
+                              clock, group_commit_ms / 1000.0, self._deleted, self._committed, self._resent)
         self._closed = False
         self.parked = 0  # rows set aside as refused by the broker since start (see park())
 
@@ -174,6 +174,20 @@ class Outbox:
                          answer_key=answers)
         await self._put_async(req, timeout)
         return response.model_copy(update={"seq": req.seq})
+
+    async def put_again(self, topic: str, payload: bytes, *, timeout: float | None = None) -> Response:
+        """Queue a stored answer (from `answer_for`) once more, byte for byte: the same id, the
+        same seq, the same body, so a platform that drops duplicates by id sees no new record
+        and no seq gap. While the first copy still waits here, nothing new is stored."""
+        answer = Response.model_validate_json(payload)
+        if answer.seq < 1:
+            raise ValueError("a stored answer always carries the seq it was sent with")
+        req = PutRequest(prio=PRIORITY_INDEX["control"], payload=bytes(payload), msg_id=answer.id, kind=str(Kind.RES),
+                         name=answer.type, topic=topic, type=answer.type, created=self._clock.now().timestamp(),
+                         expires=None, correlation_id=answer.correlation_id, reply_to=None, reuse_id=True,
+                         fixed_seq=answer.seq)
+        await self._put_async(req, timeout)
+        return answer
 
     def answer_for(self, cmd_id: str) -> tuple[str, bytes] | None:
         """The (topic, payload) already sent for a command id, if any."""
@@ -299,6 +313,13 @@ class Outbox:
                 listener()
             except Exception:  # noqa: BLE001 - a listener must not break the writer
                 log.exception("outbox listener failed")
+
+    def _resent(self, rows: list[tuple[int, int]]) -> None:
+        """Rows stored with an old seq (answers sent again): the reader's cursor may be past
+        them, so move it back (rows in flight are skipped by `_hidden`)."""
+        with self._lock:
+            for prio, seq in rows:
+                self._cursor[prio] = min(self._cursor[prio], seq - 1)
 
     def _deleted(self, rids: list[int]) -> None:
         with self._lock:

@@ -60,6 +60,8 @@ class PutRequest:
     reply_to: str | None
     reuse_id: bool = False
     answer_key: str | None = None
+    #: a stored answer sent again: `payload` is final (seq already in it) and keeps this seq
+    fixed_seq: int = 0
     on_done: Callable[[PutRequest], None] | None = None
     loop: object | None = None  # an asyncio loop: completions are batched onto it (see _finish_all)
     future: object | None = None
@@ -78,8 +80,10 @@ class Cap:
 
 class Writer:
     def __init__(self, conn: sqlite3.Connection, caps: list[Cap], clock: Clock, group_commit_s: float,
-                 on_deleted: Callable[[list[int]], None], on_committed: Callable[[], None]):
+                 on_deleted: Callable[[list[int]], None], on_committed: Callable[[], None],
+                 on_resent: Callable[[list[tuple[int, int]]], None] | None = None):
         self._conn = conn
+        self._on_resent = on_resent
         self._caps = caps
         self._clock = clock
         self._linger = group_commit_s
@@ -265,6 +269,9 @@ class Writer:
             self.disk_full = False
         if deleted or acks:
             self._on_deleted(acks)
+        resent = [(p, req.seq) for p in range(3) for req in taken[p] if req.fixed_seq and req.state == COMMITTING]
+        if resent and self._on_resent is not None:
+            self._on_resent(resent)  # before the wake-up: the reader must look behind its cursor
         if any(taken):
             self._on_committed()
         self._finish_all([req for reqs in taken for req in reqs])
@@ -277,6 +284,15 @@ class Writer:
                 req.seq, req.final = row[0], bytes(row[1])
                 req.state = DONE  # idempotent re-put: nothing new stored
                 return seq
+        if req.fixed_seq:
+            # a stored answer sent again, byte for byte: it keeps its seq and takes no new one
+            req.seq, req.final = req.fixed_seq, req.payload
+            conn.execute(
+                "INSERT INTO outbox (msg_id, seq, prio, kind, name, topic, type, payload, created, expires, correlation_id, reply_to)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (req.msg_id, req.seq, req.prio, req.kind, req.name, req.topic, req.type, req.final, req.created,
+                 req.expires, req.correlation_id, req.reply_to))
+            return seq
         seq += 1
         req.seq = seq
         req.final = stamp_seq(req.payload, seq)

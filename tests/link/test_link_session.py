@@ -54,8 +54,10 @@ def test_birth_on_connect_and_clean_offline_on_stop(mosquitto, collector_factory
     run_node(config, scenario)
     collector.wait(lambda: len(collector.payloads("/state")) >= 2, 5, "no offline state")
     states = collector.payloads("/state")
-    assert [s["status"] for s in states] == ["online", "offline"]
-    assert states[0]["health"]["connected"] is True and states[0]["version"]
+    assert [s["type"] for s in states] == ["state", "state"]  # the contract's envelope, not a bare body
+    assert [s["body"]["status"] for s in states] == ["online", "offline"]
+    assert states[0]["body"]["health"]["connected"] is True and states[0]["body"]["version"]
+    assert states[0]["id"] != states[1]["id"] and states[0]["seq"] == 0  # not an outbox record
 
 
 def test_last_will_says_lost_when_the_node_vanishes(mosquitto, collector_factory, tmp_path):
@@ -65,7 +67,7 @@ def test_last_will_says_lost_when_the_node_vanishes(mosquitto, collector_factory
     async def scenario(link, outbox):
         await until(lambda: collector.payloads("/state"), what="birth")
         link._net.submit(lambda: link._net._client._sock_close())  # the network dies, no DISCONNECT sent
-        await until(lambda: any(s["status"] == "lost" for s in collector.payloads("/state")), what="last will")
+        await until(lambda: any(s["body"]["status"] == "lost" for s in collector.payloads("/state")), what="last will")
 
     run_node(config, scenario)
 
@@ -129,6 +131,10 @@ def test_commands_are_answered_valid_invalid_expired_and_duplicate(mosquitto, co
         ("c-0007", False, "internal"),
     ]
     assert answers[5]["id"] == answers[0]["id"], "the duplicate was not answered with the stored answer"
+    raw = [p for t, p in collector.messages if "/res/" in t]
+    assert raw[5] == raw[0], "a re-sent answer must be the same bytes: same id, same seq, same body"
+    seqs = [a["seq"] for i, a in enumerate(answers) if i != 5]
+    assert seqs == list(range(1, len(seqs) + 1)), "the re-send took a seq of its own: a gap that never fills"
     assert runs == ["01JDCMD0000000000000000001", "01JDCMD0000000000000000006", "01JDCMD0000000000000000007"]
     for code in ("invalid_json", "invalid_schema", "oversize", "expired", "wrong_node", "duplicate", "internal"):
         assert health.errors.get(f"command_{code}", 0) >= 1, code

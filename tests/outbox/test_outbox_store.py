@@ -248,3 +248,35 @@ def test_put_response_assigns_seq_whatever_the_caller_set(tmp_path):
         stored = asyncio.run(outbox.put_response(response, "portedge/v1/yt/lane-1/res/lane_mode"))
         (row,) = outbox.next_batch(5)
         assert stored.seq == 1 and json.loads(row.payload)["seq"] == 1
+
+
+def test_a_stored_answer_sent_again_keeps_its_bytes_and_seq_and_takes_no_new_seq(tmp_path):
+    """A duplicate command's answer: the platform drops it by id; its seq must be the first
+    copy's, or the platform would be left with a gap that never fills."""
+    from agent.contract.envelope import Response
+
+    topic = "portedge/v1/yt/lane-1/res/lane_mode"
+
+    async def scenario(outbox: Outbox) -> None:
+        await outbox.aput("scan", {"n": 1})
+        await outbox.put_response(Response(node="lane-1", type="lane_mode", correlation_id="c", ok=True), topic,
+                                  answers="cmd-1")
+        await outbox.aput("scan", {"n": 3})
+        first = outbox.next_batch(10)
+        outbox.ack([r.rid for r in first])
+        while outbox.stats().depth:  # deletes are batched: wait for them
+            await asyncio.sleep(0.01)
+        stored_topic, stored = outbox.answer_for("cmd-1")
+        # still waiting here: nothing new stored
+        await outbox.put_again(stored_topic, stored)
+        await outbox.put_again(stored_topic, stored)
+        (again,) = outbox.next_batch(10)  # behind the reader's cursor, and only once
+        original = next(r for r in first if r.kind == "res")
+        assert (again.msg_id, again.seq, again.payload, again.topic) == (original.msg_id, original.seq,
+                                                                         original.payload, topic)
+        assert original.seq == 2
+        later = await outbox.aput("scan", {"n": 4})
+        assert later.seq == 4, "a re-sent answer must not use up a seq"
+
+    with Outbox(tmp_path / "o.db", "lane-1") as outbox:
+        asyncio.run(scenario(outbox))
