@@ -30,6 +30,7 @@ from agent.config import parse
 from agent.runtime import NodeRuntime
 from simulators.embedded_broker import EmbeddedBroker
 from simulators.faults import FaultProxy
+from simulators.faults.commands import bad_commands
 from simulators.forklift import ForkliftDriver
 from simulators.lane_rig import LaneRig
 from simulators.mosquitto import Mosquitto
@@ -273,6 +274,10 @@ pin_hash_n = 1024
                     rig.scale_line.unplug()
                     await asyncio.sleep(h.duration_s)
                     rig.scale_line.replug()
+            elif h.what == "bad_commands":
+                node = h.target or self.scenario.lane_ids[0]
+                await bad_commands(self.platform.publish_raw, self.scenario.site, node,
+                                   "gate" if node in self.lanes else "pda")
             elif h.what == "agent_kill":
                 rig = self.lanes[h.target or self.scenario.lane_ids[0]]
                 rig.kill()

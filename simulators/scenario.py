@@ -27,6 +27,7 @@ FaultKind = Literal[
     "serial_unplug",       # a device port disappears for `duration_s` (target: device name)
     "serial_garbage",      # random bytes injected into a device line (target: device name)
     "agent_kill",          # kill -9 of a node's agent process, restarted after `duration_s` (target: node)
+    "bad_commands",        # the platform sends commands the node must refuse (target: node; see faults/commands.py)
 ]
 
 

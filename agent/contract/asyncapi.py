@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from agent.contract import catalog
-from agent.contract.envelope import SCHEMA_VERSION, Response
+from agent.contract.envelope import SCHEMA_VERSION, Refusal, Response
 from agent.contract.topics import PREFIX, PUBLISHER, VERSION, Kind
 
 ASYNCAPI_VERSION = "3.0.0"
@@ -30,6 +30,8 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 BUNDLE_ID = f"urn:portedge:contract:{VERSION}"
 #: the answer to a command that has no answer body of its own: ok, or an error
 CommandResult = Response[None]
+#: the channel a node refuses a command it does not have on (any name under its res/)
+UNKNOWN_COMMAND_KEY = "res-unknown_command"
 
 _DESCRIPTION = f"""\
 The MQTT contract between Port Edge nodes (gate lanes, forklift PDAs) and the port platform.
@@ -80,6 +82,12 @@ def _command_results(spec: catalog.MessageSpec) -> tuple[tuple[str, dict[str, An
     )
 
 
+def _unknown_command_example() -> dict[str, Any]:
+    return {"id": "01JDRES00000000000000000AD", "node": "lane-1", "seq": 44, "ts": "2026-11-27T08:30:00Z",
+            "type": "self_destruct", "v": SCHEMA_VERSION, "correlation_id": "c-43", "ok": False, "body": None,
+            "error": {"code": "unknown_command", "reason": "this node has no command 'self_destruct'"}}
+
+
 def wire_messages() -> list[WireMessage]:
     """Every message on the wire, in catalog order, each answer right after its question."""
     out: list[WireMessage] = []
@@ -97,6 +105,12 @@ def wire_messages() -> list[WireMessage]:
             out.append(WireMessage(_key(Kind.RES, spec.type), Kind.RES, spec.type, spec.type, model,
                                    f"The node's answer to {spec.type}: done, or refused with a reason.",
                                    _command_results(spec)))
+    out.append(WireMessage(UNKNOWN_COMMAND_KEY, Kind.RES, "{command}", "unknown_command", Refusal,
+                           "The node's refusal of a command it does not have (any cmd/{command} not in this "
+                           "contract): always ok false, error.code unknown_command (or invalid_json / oversize "
+                           "when the payload could not be read). Sent to the command's reply_to when that is "
+                           "inside the node's own res/, else to res/{command}.",
+                           (("refused", _unknown_command_example()),)))
     keys = [m.key for m in out]
     if len(set(keys)) != len(keys):
         raise ValueError(f"two catalog entries share a topic: {sorted(k for k in keys if keys.count(k) > 1)}")
@@ -127,11 +141,12 @@ def asyncapi_document() -> dict[str, Any]:
             "address": m.address,
             "summary": m.summary,
             "messages": {m.key: _ref(f"#/components/messages/{m.key}")},
-            "parameters": {"site": _ref("#/components/parameters/site"), "node": _ref("#/components/parameters/node")},
+            "parameters": {"site": _ref("#/components/parameters/site"), "node": _ref("#/components/parameters/node"),
+                           **({"command": _ref("#/components/parameters/command")} if "{command}" in m.address else {})},
         }
     operations: dict[str, Any] = {}
     for m in messages:
-        if m.kind in (Kind.RSP, Kind.RES):
+        if m.kind in (Kind.RSP, Kind.RES) and m.key != UNKNOWN_COMMAND_KEY:
             continue  # answers are described as the reply of their request or command
         op: dict[str, Any] = {
             "action": m.action,
@@ -172,6 +187,7 @@ def asyncapi_document() -> dict[str, Any]:
             "parameters": {
                 "site": {"description": "the port site (terminal) the node belongs to", "examples": ["yantian"]},
                 "node": {"description": "the node id: one gate lane PC or one PDA", "examples": ["lane-1"]},
+                "command": {"description": "the name of a command the node does not have", "examples": ["self_destruct"]},
             },
         },
     }

@@ -129,6 +129,16 @@ class Response(Strict, Generic[B]):
     error: ErrorBody | None = None
 
 
+class Refusal(Response[None]):
+    """A node's answer to a command it does not have: always refused (`unknown_command`, or
+    `invalid_json`/`oversize` when the payload could not even be read). It goes where every
+    answer goes: the command's `reply_to` when that is inside the node's own `res/`, else
+    `res/{the command's name}`."""
+
+    ok: Literal[False]
+    error: ErrorBody
+
+
 def dump(model: BaseModel) -> bytes:
     """The wire form of a model: compact JSON, UTF-8."""
     return model.model_dump_json(exclude_none=False).encode()
