@@ -8,7 +8,8 @@ import queue
 
 import paho.mqtt.client as mqtt
 
-from agent.contract.topics import Kind, Topic, acl_text, node_filter
+from agent.contract.broker import acl_text
+from agent.contract.topics import Kind, Topic, node_filter
 
 USERS = {"lane-1": "pw-lane-1", "lane-2": "pw-lane-2", "platform": "pw-platform"}
 
@@ -45,7 +46,7 @@ class Client:
 
 
 def test_each_node_is_confined_to_its_own_subtree(mosquitto_factory):
-    broker = mosquitto_factory(passwords=USERS, acl=acl_text().splitlines())
+    broker = mosquitto_factory(passwords=USERS, acl=acl_text("yt").splitlines())
     platform, lane1 = Client(broker.port, "platform"), Client(broker.port, "lane-1")
     try:
         platform.sub("portedge/v1/yt/+/evt/+")

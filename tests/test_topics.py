@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from ulid import ULID
 
-from agent.contract import topics
+from agent.contract import broker, topics
 from agent.contract.devices import Scan
 from agent.contract.envelope import Command, Envelope, new_id
 from agent.contract.topics import Kind, Topic, TopicError
@@ -79,12 +79,12 @@ def test_filters_and_acl():
     assert topics.site_filter("yantian", Kind.STATE) == "portedge/v1/yantian/+/state"
     with pytest.raises(TopicError):
         topics.node_filter("yantian", "+", Kind.CMD)
-    acl = topics.acl_lines()
+    acl = broker.acl_lines("yantian")
     # a node may write its outputs and read its inputs, nothing else
     writes = {line.split()[-1].split("/")[4] for line in acl if " write " in line}
     reads = {line.split()[-1].split("/")[4] for line in acl if " read " in line}
     assert writes == {"state", "evt", "req", "res"} and reads == {"cmd", "rsp"}
-    assert all("/%u/" in line for line in acl)
+    assert all("/yantian/%u/" in line for line in acl)  # the site is named, never `+`
 
 
 def test_every_kind_has_one_publisher():

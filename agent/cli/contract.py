@@ -3,7 +3,8 @@
     portedge contract                         AsyncAPI YAML to stdout
     portedge contract --format jsonschema -o docs/schemas/portedge-v1.schema.json
     portedge contract --check docs/asyncapi.yaml      exit 1 and a diff summary if it drifted
-    portedge contract --format acl > /etc/mosquitto/portedge.acl    broker ACL per node
+    portedge contract --format acl --site yantian -o /etc/mosquitto/portedge.acl   broker ACL
+    portedge contract --format mosquitto --site yantian    a mosquitto.conf to go with it
 
 The format follows the file's extension (.json -> jsonschema) unless --format says otherwise.
 This command only reads the catalog; it must never edit the file it is asked to check.
@@ -24,9 +25,14 @@ DIFF_LINES = 40
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--format", choices=("asyncapi", "jsonschema", "acl"), default=None,
-                        help="asyncapi (YAML, default), jsonschema (one JSON bundle) or acl (a mosquitto "
-                             "acl_file confining each node to its own topics)")
+    parser.add_argument("--format", choices=("asyncapi", "jsonschema", "acl", "mosquitto"), default=None,
+                        help="asyncapi (YAML, default), jsonschema (one JSON bundle), acl (a mosquitto "
+                             "acl_file confining each node to its own topics of one site) or mosquitto "
+                             "(a mosquitto.conf: TLS, passwords, client id = username, the ACL)")
+    parser.add_argument("--site", help="the site the ACL / broker config is for (acl and mosquitto)")
+    parser.add_argument("--platform-user", action="append", metavar="NAME",
+                        help="a platform username the ACL lets read and command every node of the "
+                             "site; repeat for each platform consumer (default: platform)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     where.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated contract")
@@ -43,10 +49,20 @@ def run(args) -> int:
     from agent.contract.asyncapi import render
 
     fmt = _format_for(args)
-    if fmt == "acl":
-        from agent.contract.topics import acl_text
+    if fmt in ("acl", "mosquitto"):
+        from agent.contract import broker
+        from agent.contract.topics import TopicError
 
-        text = acl_text()
+        if not args.site:
+            print(f"portedge contract: --format {fmt} needs --site SITE (the node config's node.site)",
+                  file=sys.stderr)
+            return 2
+        try:
+            text = (broker.acl_text(args.site, tuple(args.platform_user or ["platform"]))
+                    if fmt == "acl" else broker.mosquitto_conf(args.site))
+        except TopicError as err:
+            print(f"portedge contract: {err}", file=sys.stderr)
+            return 2
     else:
         text = render(fmt)
     if args.check:
