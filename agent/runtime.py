@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from agent.audit import AuditLog
+from agent.audit.watch import AUDITED_COMMANDS, AuditWatch, ObservedRecorder, audited_command
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import NodeConfig, PdaSection
 from agent.contract.devices import CameraRead, Scan, Weight
@@ -43,6 +45,12 @@ RECORDED: dict[type, tuple[str, str]] = {
 }
 
 
+def sibling_path(config: NodeConfig, suffix: str) -> Path:
+    """A file beside the outbox's: `lane-1.db` -> `lane-1.audit.jsonl`."""
+    path = Path(config.storage.path)
+    return path.with_name(f"{path.stem}.{suffix}")
+
+
 def sibling_db(config: NodeConfig, suffix: str) -> Path:
     """A workflow's SQLite file beside the outbox's: `lane-1.db` -> `lane-1.gate.db`."""
     path = Path(config.storage.path)
@@ -62,6 +70,8 @@ class NodeRuntime:
         self.outbox = Outbox(storage.path, config.node.id, caps=storage.caps, synchronous=storage.synchronous,
                              group_commit_ms=storage.group_commit_ms, clock=clock)
         self.link = Link(config, self.outbox, clock=clock, rng=rng)
+        self.recorder = ObservedRecorder(self.outbox)  # the audit log and the console watch it
+        self.audit: AuditLog | None = None
         self.drivers = build_drivers(config, self, clock)
         self.station = None
         self.board = None
@@ -85,9 +95,14 @@ class NodeRuntime:
             raise ConfigError(source, [("gate.io", f"no device named {gate.io!r}")])
         if gate.state_path == Path("var/gate.db"):  # default: keep it beside this node's outbox
             gate = gate.model_copy(update={"state_path": sibling_db(self.config, "gate")})
-        self.station = GateStation(gate, self.outbox, self.link, port=io, clock=self.clock,
+        self.audit = AuditLog(sibling_path(self.config, "audit.jsonl"), gate.lane, clock=self.clock)
+        self.recorder.observers.append(AuditWatch(self.audit))
+        self.link.audit_head = lambda: self.audit.head
+        self.station = GateStation(gate, self.recorder, self.link, port=io, clock=self.clock,
                                    reconcile_every_s=gate.reconcile_s)
         for name, handler in self.station.command_handlers().items():
+            if name in AUDITED_COMMANDS:
+                handler = audited_command(self.audit, name, handler)
             self.link.register_command(name, handler)
 
     def _build_board(self) -> None:
@@ -109,7 +124,7 @@ class NodeRuntime:
         recorded = RECORDED.get(type(event))
         if recorded is not None:
             type_, priority = recorded
-            await self.outbox.record(type_, event, priority)  # raises on a full store: the device is not acked
+            await self.recorder.record(type_, event, priority)  # raises on a full store: the device is not acked
         if isinstance(event, DeviceStatus):
             self.device_status[device] = event
         if self.station is not None:
@@ -148,4 +163,6 @@ class NodeRuntime:
         if self.board is not None:
             self.board.close()
         await self.link.stop()
+        if self.audit is not None:
+            self.audit.close()
         self.outbox.close()

@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("agent.cli.run", "run a node (gate station) from its config"),
     "outbox": ("agent.cli.outbox", "inspect a node's outbox: stats, peek, export"),
     "status": ("agent.cli.status", "print a node's health from its local database"),
+    "audit": ("agent.cli.audit", "check a gate's audit log, or export a date range for customs"),
     "pda": ("agent.cli.pda", "start the forklift PDA app"),
     # the simulators ship in the same distribution; named here, imported only when run
     "sim": ("simulators.cli", "simulators: lane hardware, platform, scenarios, fleets"),

@@ -121,6 +121,23 @@ class Reread(Strict):
     lane: str
 
 
+StaffActionKind = Literal["correct_container", "reread", "decide", "mode", "open", "close"]
+
+
+class StaffAction(Strict):
+    """A gate clerk's action at the booth console, carried out or refused (with the reason).
+    Every one is also an entry of the lane's audit log (`audit_seq`)."""
+
+    lane: str
+    operator: str = Field(min_length=1, max_length=64, description="the clerk's badge")
+    action: StaffActionKind
+    outcome: Literal["done", "refused"]
+    reason: str = Field(default="", max_length=500, description="the clerk's reason, or why it was refused")
+    transaction_id: str | None = None
+    detail: dict[str, str] = Field(default_factory=dict, description="e.g. position and number of a corrected box")
+    audit_seq: int | None = Field(default=None, ge=1)
+
+
 class GateReconcile(Strict):
     """After an offline decision: what the platform said about the same transaction, later.
 

@@ -49,6 +49,15 @@ class DeviceStatus(Strict):
     counters: dict[str, int] = Field(default_factory=dict, description="frames, garbled, reconnects, ...")
 
 
+class AuditHead(Strict):
+    """The newest entry of a gate's hash-chained audit log: a rewritten history shows as a
+    head that no longer matches what earlier heartbeats said."""
+
+    seq: int = Field(ge=0, description="entries in the log")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the newest entry")
+
+
 class Heartbeat(Strict):
     uptime_s: float = Field(ge=0)
     health: Health
+    audit: AuditHead | None = Field(default=None, description="gate nodes: the audit log's chain head")

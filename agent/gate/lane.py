@@ -196,9 +196,19 @@ class Lane:
             key = self.state.value.lower()
             self.tx.timings_ms[key] = round(self.tx.timings_ms.get(key, 0.0) + spent, 3)
         self.state, self.entered_at = target, self.now
-        self.emit_lane_event("state", target.value, (self.tx.trouble_reason or "") if self.tx else "")
+        self.emit_lane_event("state", target.value, self._state_detail(target))
         if self.tx is not None and target is not State.IDLE:
             self.emit(ev.Journal(self.tx.transaction_id, self.tx.to_json() | {"state": target.value}))
+
+    def _state_detail(self, target: State) -> str:
+        """A state event's detail: the decision on DECIDED (the audit log keeps who decided and
+        why), else the trouble reason."""
+        if self.tx is None:
+            return ""
+        d = self.tx.decision
+        if target is State.DECIDED and d is not None:
+            return f"{'allow' if d.allow else 'deny'} by {d.by}: {d.reason}"
+        return self.tx.trouble_reason or ""
 
     def start(self) -> None:
         self.tx = Draft(self.new_id(), self.clock.now(), self.now)

@@ -27,6 +27,7 @@ import logging
 import random
 import ssl
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -39,7 +40,7 @@ from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import NodeConfig
 from agent.contract.catalog import REQUESTS
 from agent.contract.envelope import Envelope, Response, dump, new_id
-from agent.contract.node import Health, Heartbeat, NodeState
+from agent.contract.node import AuditHead, Health, Heartbeat, NodeState
 from agent.contract.topics import Kind, Topic, TopicError, node_filter
 from agent.errors import RequestTimeoutError, StorageFullError
 from agent.health import assemble
@@ -103,6 +104,8 @@ class Link:
         self._net: net.NetThread | None = None
         self._started_at = clock.monotonic()
         self.connects = 0
+        #: gate nodes: () -> (seq, hash) of the audit log's newest entry, sent with each heartbeat
+        self.audit_head: Callable[[], tuple[int, str]] | None = None
 
     # -- public -----------------------------------------------------------------------------
 
@@ -343,13 +346,20 @@ class Link:
         while True:
             await asyncio.sleep(every)
             health = self.health()
-            beat = Heartbeat(uptime_s=max(0.0, self._clock.monotonic() - self._started_at), health=health)
+            beat = Heartbeat(uptime_s=max(0.0, self._clock.monotonic() - self._started_at), health=health,
+                             audit=self._audit_head())
             try:
                 await self._outbox.aput("heartbeat", beat, "telemetry", timeout=every)
             except StorageFullError as err:
                 self._count("heartbeat_not_stored")
                 log.warning("heartbeat not stored: %s", err)
             self._outbox.save_health(health.model_dump_json())
+
+    def _audit_head(self) -> AuditHead | None:
+        if self.audit_head is None:
+            return None
+        seq, digest = self.audit_head()
+        return AuditHead(seq=seq, hash=digest)
 
     def _on_message(self, topic_text: str, payload: bytes, props: dict[str, Any]) -> None:
         try:
