@@ -1,9 +1,12 @@
 """`portedge check-config FILE`: validate a node config as `portedge run` would load it.
 
 Prints "ok" and a short summary (node, site, role, broker, devices) on stdout and exits 0, or
-prints every problem as `FILE: key.path: reason` on stderr and exits 2. PORTEDGE_* environment
-overrides apply, exactly as at run time. It must never print secrets (passwords, URL userinfo)
-and never open a port or connect to the broker: it checks the file, not the site.
+prints every problem as `FILE: key.path: reason` on stderr and exits 2. It runs the same
+`agent.config.load` as `run` (model, cross-references, listeners, files, encoding), so the two
+never disagree. Warnings (a private key others can read) go to stderr as
+`FILE: key.path: warning: reason` and do not change the exit code. PORTEDGE_* environment
+overrides apply, exactly as at run time. It must never print secrets (passwords, URL
+userinfo), never create a file, and never open a port or connect to the broker.
 """
 
 from __future__ import annotations
@@ -22,19 +25,26 @@ def run(args) -> int:
     from agent.config import load
     from agent.errors import ConfigError
 
+    warnings: list[tuple[str, str]] = []
     try:
-        config = load(args.file)
+        config = load(args.file, warnings=warnings)
     except ConfigError as err:
-        for key, reason in err.problems:
-            print(f"{err.file}: {key}: {reason}", file=sys.stderr)
+        print(err, file=sys.stderr)
         return EXIT_INVALID
+    print_warnings(args.file, warnings)
     print(f"ok: {args.file}")
     for line in summary(config):
         print(line)
     return 0
 
 
-def _public_url(url: str) -> str:
+def print_warnings(file, warnings: list[tuple[str, str]]) -> None:
+    for key, reason in warnings:
+        print(f"{file}: {key}: warning: {reason}", file=sys.stderr)
+
+
+def public_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
@@ -56,7 +66,7 @@ def summary(config) -> list[str]:
     broker = config.broker
     lines = [
         f"node     {config.node.id} ({config.node.role}) at site {config.node.site}",
-        f"broker   {_public_url(broker.url)} (MQTT {broker.mqtt_version}{', TLS' if broker.tls else ''}), "
+        f"broker   {public_url(broker.url)} (MQTT {broker.mqtt_version}{', TLS' if broker.tls else ''}), "
         f"client id {config.client_id}",
         f"storage  {config.storage.path} (synchronous={config.storage.synchronous})",
     ]
@@ -66,6 +76,9 @@ def summary(config) -> list[str]:
     pda = getattr(config, "pda", None)
     if pda is not None:
         lines.append(f"pda      language {pda.language}")
+    metrics = getattr(config, "metrics", None)
+    if metrics is not None and metrics.listen:
+        lines.append(f"metrics  http://{metrics.listen}/metrics and /healthz")
     lines.append(f"devices  {len(config.devices)}")
     width = max((len(d.name) for d in config.devices), default=0)
     for device in config.devices:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 
@@ -28,21 +29,16 @@ def run(args: argparse.Namespace) -> int:
     from agent.config.load import load
     from agent.errors import ConfigError
 
-    try:
-        config = load(args.config)
-    except ConfigError as err:
-        print(f"error: {err}")
-        return 2
+    config = load(args.config)  # a ConfigError becomes `FILE: key: reason` lines and exit 2 (cli.main)
     if config.node.role != "pda":
-        print(f"error: {args.config}: node.role is {config.node.role!r}; `portedge pda` needs role = \"pda\"")
-        return 2
+        raise ConfigError(str(args.config), [("node.role", f"is {config.node.role!r}; `portedge pda` needs role = \"pda\"")])
     headless = importlib.import_module("pda_app.headless")
     fonts = importlib.import_module("pda_app.fonts")
     try:
         fonts.find_cjk_font()
     except fonts.CjkFontMissing as err:
-        print(f"error: {err}")
-        return 3
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     width, _, height = args.size.partition("x")
     headless.prepare(offscreen=args.offscreen, size=(int(width), int(height)))
     headless.configure_window()

@@ -1,12 +1,17 @@
-"""`portedge status --config FILE`: the node's health from its local database.
+"""`portedge status --config FILE`: is the node running, and how is it, from any folder.
 
-Outbox depths are read live from the file; connection state and counters are the link's last
-saved snapshot (written on connect and with every heartbeat). Never writes to the database.
+Running or not comes from the lock the running node holds (agent.node_lock): its pid and start
+time, and the age of its last heartbeat; a stopped node says when it stopped (or that it did
+not stop cleanly). Outbox depths are read live from the database; connection state and
+counters are the link's last saved snapshot (written on connect and with every heartbeat),
+shown as such. Relative storage paths resolve against the config's folder, so the working
+folder does not matter. Never writes to the database; never prints a secret.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 
 from agent.outbox import inspect
 
@@ -17,17 +22,32 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    opened = inspect.open_or_explain(args.config)
-    if opened is None:
+    from agent import logs, node_lock
+    from agent.config.load import load
+
+    config = load(args.config)  # ConfigError: lines + exit 2 (agent.cli.main)
+    redact = logs.Redactor(logs.config_secrets(config))
+    process = node_lock.read(node_lock.lock_path(config.storage.path))
+    try:
+        conn = inspect.open_ro(config.storage.path)
+    except FileNotFoundError as err:
+        print(f"error: {err}" + ("" if process.known else " (the node has not run with this storage yet)"),
+              file=sys.stderr)
         return 2
-    config, conn = opened
     try:
         s = inspect.stats(conn)
     finally:
         conn.close()
     saved = s["health"] or {}
-    health = {"connected": saved.get("connected", False), "outbox": s["classes"], "errors": saved.get("errors", {}),
+    health = {"running": process.running, "pid": process.pid if process.running else None,
+              "started": process.started, "stopped": process.stopped, "last_beat_age_s": process.last_beat_age_s,
+              "connected": saved.get("connected", False) and process.running, "outbox": s["classes"],
+              "errors": saved.get("errors", {}),
               "degraded": [r for r in saved.get("degraded", []) if not r.startswith("outbox ")]}
+    if not process.running:
+        health["degraded"] = [r for r in health["degraded"] if not r.startswith("not connected")]
+        health["degraded"].insert(0, "node not running" + (f" (stopped {process.stopped})" if process.stopped else
+                                                           " (it did not stop cleanly)" if process.known else ""))
     for name, c in s["classes"].items():
         cap = config.storage.caps[name]
         if name != "telemetry" and (c["rows"] >= cap.max_rows or c["bytes"] >= cap.max_bytes):
@@ -35,14 +55,22 @@ def run(args) -> int:
     if s["corrupt_moved_to"]:
         health["degraded"].append(f"outbox database was corrupt, moved aside to {s['corrupt_moved_to']}")
     if args.json:
-        print(json.dumps(health, indent=2, ensure_ascii=False))
-        return 0
-    state = "connected" if health["connected"] else "NOT connected"
-    print(f"node {config.node.id} ({config.node.role}, site {config.node.site}): {state} (last saved by the link)")
+        print(redact(json.dumps(health, indent=2, ensure_ascii=False)))
+        return 0 if not health["degraded"] else 1
+    node = f"node {config.node.id} ({config.node.role}, site {config.node.site})"
+    if process.running:
+        print(f"{node}: RUNNING (pid {process.pid}, since {process.started}, "
+              f"last heartbeat {process.last_beat_age_s} s ago)")
+        state = "connected" if health["connected"] else "NOT connected"
+        print(f"  link {state} (as last saved by the node)")
+    else:
+        print(f"{node}: NOT RUNNING" + (f" (stopped {process.stopped})" if process.stopped else
+                                       f" (last started {process.started}; it did not stop cleanly)"
+                                       if process.known else ""))
     for name, c in s["classes"].items():
         age = "-" if c["oldest_age_s"] is None else f"{c['oldest_age_s']} s"
         print(f"  outbox {name:<13} {c['rows']:>9} rows  oldest {age:>10}  dropped {c['dropped']}")
     for kind, count in sorted(health["errors"].items()):
         print(f"  {kind}: {count}")
-    print("  DEGRADED: " + "; ".join(health["degraded"]) if health["degraded"] else "  healthy")
+    print(redact("  DEGRADED: " + "; ".join(health["degraded"]) if health["degraded"] else "  healthy"))
     return 0 if not health["degraded"] else 1

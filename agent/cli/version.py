@@ -1,4 +1,4 @@
-"""`portedge version`"""
+"""`portedge version` (also `portedge --version`)"""
 
 from agent import __version__
 

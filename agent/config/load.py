@@ -3,6 +3,11 @@
 An override names a key path with double underscores: `PORTEDGE_BROKER__URL=mqtt://...`,
 `PORTEDGE_NODE__ID=lane-2`, `PORTEDGE_STORAGE__PATH=/var/lib/portedge/lane.db`.
 Every problem is reported as `FILE: key.path: reason`, all at once.
+
+`load()` is the one validation path: `portedge check-config`, `run`, `pda`, `status` and
+`outbox` all call it, so they agree on what a good config is. It reads the file as UTF-8
+(a BOM or another encoding is reported by line), validates the model, resolves relative
+paths against the config file's folder and runs agent.config.checks. It never creates a file.
 """
 
 from __future__ import annotations
@@ -97,10 +102,37 @@ def _reason(error: dict[str, Any]) -> str:
     return msg
 
 
-def load(path: str | Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
+def decode(data: bytes, file: str) -> str:
+    """The file's text as UTF-8; a BOM or a non-UTF-8 byte is a ConfigError naming its line."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(file, [("line 1", "not UTF-8 as TOML needs it: the file starts with a byte order mark "
+                                            "(BOM); save it as UTF-8 without BOM")])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ConfigError(file, [(f"line {line}", f"not UTF-8 (byte 0x{data[err.start]:02x} at column {column}); "
+                                                  f"save the file as UTF-8 (e.g. GBK comments must be converted)")]
+                          ) from None
+
+
+def load(path: str | Path, environ: Mapping[str, str] | None = None,
+         warnings: list[tuple[str, str]] | None = None) -> NodeConfig:
+    """Read, validate and check the node config at `path`. Problems raise ConfigError, all at
+    once; warnings (a key file others can read) are appended to `warnings` if given."""
+    from agent.config.checks import check, resolve_paths
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as err:
         raise ConfigError(str(path), [("(file)", err.strerror or str(err))]) from None
-    return parse(text, str(path), environ)
+    config = parse(decode(data, str(path)), str(path), environ)
+    resolve_paths(config, path.resolve().parent)
+    errors, found = check(config)
+    if errors:
+        raise ConfigError(str(path), errors)
+    if warnings is not None:
+        warnings.extend(found)
+    return config

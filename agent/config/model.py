@@ -163,6 +163,14 @@ class PdaSection(_Section):
         return value
 
 
+class MetricsSection(_Section):
+    """[metrics]: a Prometheus endpoint (/metrics) and a health check (/healthz) over HTTP.
+    Without this section the node serves neither."""
+
+    listen: str = Field(default="127.0.0.1:9108", description="host:port to serve on; keep it on loopback "
+                        "or a management network (no authentication)")
+
+
 class NodeConfig(_Section):
     node: NodeSection
     broker: BrokerSection = Field(default_factory=BrokerSection)
@@ -170,6 +178,7 @@ class NodeConfig(_Section):
     devices: list[DeviceConfig] = Field(default_factory=list)
     gate: GateSection | None = None
     pda: PdaSection | None = None
+    metrics: MetricsSection | None = None
 
     @property
     def client_id(self) -> str:

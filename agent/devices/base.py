@@ -70,5 +70,5 @@ class Driver:
         if (state, detail) == (self.state, self.detail):
             return
         self.state, self.detail = state, detail
-        log.info("device %s (%s) is %s %s", self.name, self.kind, state, detail)
+        log.info("device %s (%s) is %s %s", self.name, self.kind, state, detail, extra={"device": self.name})
         await self.sink.emit(self.name, self.status_model())

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from agent import metrics
 from agent.clock import Clock
 from agent.contract.gate import Decision, GateReconcile, LaneEvent, VerifyAnswer, VerifyRequest
 from agent.errors import RequestTimeoutError
@@ -291,6 +292,7 @@ class LaneRunner:
         if out.barrier_open:
             self.guard.open_written()
         before, self.written = self.written, out
+        metrics.BARRIER_MOVEMENTS.labels(_motion(out)).inc()
         await self._lane_event("barrier", _motion(out), why)
         if before is None or (before.red, before.green) != (out.red, out.green):
             await self._lane_event("light", "green" if out.green else "red")

@@ -35,7 +35,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ValidationError
 
-from agent import __version__
+from agent import __version__, metrics
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import NodeConfig
 from agent.contract.catalog import REQUESTS
@@ -94,6 +94,7 @@ class Link:
         self._desk = CommandDesk(self._site, self._node, outbox, clock, self._count)
         self._requests: dict[str, asyncio.Future[Response]] = {}
         self._inflight: set[int] = set()
+        self._sent_at: dict[int, float] = {}  # rid -> monotonic time published (PUBACK latency)
         self._connected = False
         self._started = False
         self._stopping = False
@@ -280,6 +281,7 @@ class Link:
         if self._inflight:
             self._outbox.release(list(self._inflight))  # the outbox hands them out again, same id
             self._inflight.clear()
+        self._sent_at.clear()
         self._gone.set()
         if reason and was and not self._stopping:
             self._count("disconnects")
@@ -305,6 +307,11 @@ class Link:
         if not rids:
             return
         self._inflight.difference_update(rids)
+        now = self._clock.monotonic()
+        for rid in rids:
+            sent = self._sent_at.pop(rid, None)
+            if sent is not None:
+                metrics.PUBACK_SECONDS.observe(now - sent)
         self._outbox.ack(rids)
         self._wake.set()
 
@@ -338,6 +345,9 @@ class Link:
                 if not rows:
                     break
                 self._inflight.update(r.rid for r in rows)
+                sent = self._clock.monotonic()
+                self._sent_at.update((r.rid, sent) for r in rows)  # bounded by the window, like _inflight
+                metrics.PUBLISHES.inc(len(rows))
                 self._net.publish_rows([(r.rid, r.topic_for(self._site, self._node), r.payload, self._properties(r))
                                         for r in rows])
 

@@ -11,7 +11,8 @@ from agent.outbox import Outbox
 
 def write_config(tmp_path, db) -> str:
     path = tmp_path / "node.toml"
-    path.write_text(f'[node]\nid = "lane-1"\nsite = "yt"\nrole = "gate"\n[storage]\npath = "{db}"\n'
+    path.write_text(f'[node]\nid = "lane-1"\nsite = "yt"\nrole = "gate"\n[gate]\nlane = "lane-1"\n'
+                    f'[storage]\npath = "{db}"\n'
                     '[storage.caps.transactional]\nmax_rows = 2\nmax_bytes = 100000\n')
     return str(path)
 
