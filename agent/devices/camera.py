@@ -11,15 +11,17 @@ HTTP POST of JSON, the way LPR cameras commonly push:
 `target` and `position` default to the camera's config. A valid read is emitted as a
 `CameraRead` and answered 200 only after `emit` returned (so the read is stored before the
 camera is told so). Everything else gets a 4xx with a JSON reason and a counter: 400 bad
-request line, headers or JSON; 404 unknown path; 405 not POST; 408 too slow; 411 no
-Content-Length (chunked bodies are not accepted); 413 body over 64 kB; 415 not JSON;
-422 JSON of the wrong shape (unknown keys included). 503 when the read could not be stored.
+request line, headers, framing or JSON; 404 unknown path; 405 not POST; 408 too slow; 411
+neither Content-Length nor a chunked body; 413 body over 64 kB; 415 not JSON; 422 JSON of
+the wrong shape (unknown keys included). 503 when the read could not be stored, and 503
+`busy` (with Retry-After) at once, unread, for a connection over the listener's cap.
 
-The HTTP parser here is deliberately minimal and strict: one request per connection
-(`Connection: close`), 8 kB of headers at most, a read timeout on the whole request.
+HTTP is h11's (agent/codecs/camera_post.py): Content-Length or chunked bodies, one request
+per connection (`Connection: close`), 8 kB of headers at most, a timeout on the whole
+request, at most `max_connections` connections at once.
 
 Never: crash or stop listening on bad input, answer 200 before the read is stored, listen
-on anything the config does not name.
+on anything the config does not name, hold more connections than the cap.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.clock import SYSTEM_CLOCK, Clock
+from agent.codecs.camera_post import MAX_HEADER_BYTES, PostReader, Rejected, busy_answer
 from agent.config.devices import Camera
 from agent.contract.devices import CameraRead
 from agent.devices.base import DeviceOffline, Driver
@@ -39,13 +42,14 @@ from agent.interfaces import DeviceSink
 
 log = logging.getLogger(__name__)
 
-MAX_HEADER_BYTES = 8 * 1024
-MAX_BODY_BYTES = 64 * 1024
 READ_TIMEOUT_S = 5.0
-PATHS = ("/", "/read")
-REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
-           411: "Length Required", 413: "Content Too Large", 415: "Unsupported Media Type",
-           422: "Unprocessable Content", 503: "Service Unavailable"}
+ANSWER_TIMEOUT_S = 5.0
+#: connections served at once; more are answered 503 at once (each holds a file descriptor)
+MAX_CONNECTIONS = 32
+READ_CHUNK = 16 * 1024
+#: turned-away connections read and dropped for BUSY_LINGER_S, at most this many at once
+BUSY_LINGER_S = 0.5
+BUSY_LINGER_MAX = 256
 
 
 class CameraPost(BaseModel):
@@ -60,14 +64,6 @@ class CameraPost(BaseModel):
     position: Literal["front", "rear", "top", "side", "unknown"] | None = None
 
 
-class Rejected(Exception):
-    """A post we answer with an error status; `counter` names what went wrong."""
-
-    def __init__(self, status: int, counter: str, reason: str):
-        super().__init__(reason)
-        self.status, self.counter, self.reason = status, counter, reason
-
-
 class CameraDriver(Driver):
     kind = "camera"
     config: Camera
@@ -75,6 +71,10 @@ class CameraDriver(Driver):
     def __init__(self, config: Camera, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK):
         super().__init__(config, sink, clock)
         self.read_timeout_s = READ_TIMEOUT_S
+        self.max_connections = MAX_CONNECTIONS
+        self._connections = 0
+        self._lingering = 0
+        self._handlers: dict[asyncio.Task, asyncio.StreamWriter] = {}
         self._server: asyncio.Server | None = None
         self.port: int | None = None
 
@@ -96,39 +96,92 @@ class CameraDriver(Driver):
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        # end the connections still open by closing their sockets, never by cancelling their
+        # handlers (asyncio logs a cancelled connection handler as an error)
+        handlers = list(self._handlers.items())
+        for _, writer in handlers:
+            writer.transport.abort()
+        if handlers:
+            await asyncio.wait([task for task, _ in handlers], timeout=ANSWER_TIMEOUT_S)
+        if server is not None:
             await server.wait_closed()
 
     # -- one connection, one request ------------------------------------------------------
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers[task] = writer
+        try:
+            await self._serve_one(reader, writer)
+        finally:
+            del self._handlers[task]
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._connections >= self.max_connections:
+            self.count("busy")
+            await self._turn_away(reader, writer)
+            return
+        self._connections += 1
         try:
             self.count("posts")
+            post = PostReader()
             try:
-                status, answer = 200, await self._handle(reader)
+                status, answer = 200, await self._handle(reader, post)
             except Rejected as no:
                 self.count(no.counter)
                 status, answer = no.status, {"ok": False, "error": no.counter, "reason": no.reason}
                 log.info("camera %s: rejected a post (%s): %s", self.name, status, no.reason)
-            await self._answer(writer, status, answer)
-        except (ConnectionError, OSError):
-            self.count("connection_errors")  # the camera hung up; nothing to answer
+            await self._close(writer, post.answer(status, answer, allow="POST" if status == 405 else None))
+        finally:
+            self._connections -= 1
+
+    async def _turn_away(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """503 busy at once. A camera that sent its post hears it too: what it sent is read
+        and dropped for a moment (closing on unread bytes would reset the answer away), but
+        only while few do; under a flood the connection is closed at once."""
+        answer = busy_answer(f"over {self.max_connections} connections at once; retry")
+        if self._lingering >= BUSY_LINGER_MAX:
+            await self._close(writer, answer)
+            return
+        self._lingering += 1
+        try:
+            writer.write(answer)
+            if writer.can_write_eof():
+                writer.write_eof()
+            async with asyncio.timeout(BUSY_LINGER_S):
+                while await reader.read(READ_CHUNK):
+                    pass
+        except (ConnectionError, OSError, TimeoutError):
+            pass
+        finally:
+            self._lingering -= 1
+            await self._close(writer, b"")
+
+    async def _close(self, writer: asyncio.StreamWriter, answer: bytes) -> None:
+        try:
+            writer.write(answer)
+            async with asyncio.timeout(ANSWER_TIMEOUT_S):
+                await writer.drain()
+        except (ConnectionError, OSError, TimeoutError):
+            self.count("connection_errors")  # the camera hung up or stopped reading
         finally:
             writer.close()
             try:
-                await writer.wait_closed()
-            except (ConnectionError, OSError):
+                async with asyncio.timeout(ANSWER_TIMEOUT_S):
+                    await writer.wait_closed()
+            except (ConnectionError, OSError, TimeoutError):
                 pass
 
-    async def _handle(self, reader: asyncio.StreamReader) -> dict:
+    async def _handle(self, reader: asyncio.StreamReader, post: PostReader) -> dict:
         try:
             async with asyncio.timeout(self.read_timeout_s):
-                head = await self._read_head(reader)
-                method, path, headers = parse_head(head)
-                length = check_request(method, path, headers)
-                body = await reader.readexactly(length)
+                body = None
+                while body is None:
+                    body = post.feed(await reader.read(READ_CHUNK))
         except TimeoutError:
             raise Rejected(408, "timeout", f"request not complete within {self.read_timeout_s}s") from None
-        except asyncio.IncompleteReadError:
-            raise Rejected(400, "bad_request", "body shorter than Content-Length") from None
+        except (ConnectionError, OSError):
+            raise Rejected(400, "bad_request", "connection failed before the request was complete") from None
         read = self._to_read(body)
         try:
             await self.emit(read)
@@ -138,19 +191,13 @@ class CameraDriver(Driver):
         self.count("reads")
         return {"ok": True}
 
-    async def _read_head(self, reader: asyncio.StreamReader) -> bytes:
-        try:
-            return await reader.readuntil(b"\r\n\r\n")
-        except asyncio.LimitOverrunError:
-            raise Rejected(400, "headers_too_big", f"headers over {MAX_HEADER_BYTES} bytes") from None
-        except asyncio.IncompleteReadError:
-            raise Rejected(400, "bad_request", "connection closed before the end of the headers") from None
-
     def _to_read(self, body: bytes) -> CameraRead:
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             raise Rejected(400, "bad_json", f"body is not JSON: {err}") from None
+        except RecursionError:
+            raise Rejected(400, "bad_json", "body is not JSON: nested too deep") from None
         try:
             post = CameraPost.model_validate(data)
         except ValidationError as err:
@@ -164,60 +211,3 @@ class CameraDriver(Driver):
             confidence=post.confidence,
             image_ref=post.image_ref,
         )
-
-    async def _answer(self, writer: asyncio.StreamWriter, status: int, answer: dict) -> None:
-        body = json.dumps(answer).encode()
-        head = (
-            f"HTTP/1.1 {status} {REASONS[status]}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n"
-        )
-        if status == 405:
-            head += "Allow: POST\r\n"
-        writer.write(head.encode("ascii") + b"\r\n" + body)
-        await writer.drain()
-
-
-def parse_head(head: bytes) -> tuple[str, str, dict[str, str]]:
-    """Request line and headers -> (method, path, lower-cased headers). Strict: raises
-    `Rejected` on anything malformed."""
-    try:
-        text = head.decode("ascii")
-    except UnicodeDecodeError:
-        raise Rejected(400, "bad_request", "non-ASCII bytes in the request head") from None
-    lines = text[:-4].split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[0].isalpha() or parts[2] not in ("HTTP/1.1", "HTTP/1.0"):
-        raise Rejected(400, "bad_request", f"bad request line {lines[0][:80]!r}")
-    method, target, _ = parts
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not name or name != name.strip() or " " in name:
-            raise Rejected(400, "bad_request", f"bad header line {line[:80]!r}")
-        key = name.lower()
-        if key in headers and key in ("content-length", "transfer-encoding"):
-            raise Rejected(400, "bad_request", f"duplicate {name} header")
-        headers[key] = value.strip()
-    return method, target.split("?", 1)[0], headers
-
-
-def check_request(method: str, path: str, headers: dict[str, str]) -> int:
-    """Everything about a request that can be judged before its body; returns its length."""
-    if method != "POST":
-        raise Rejected(405, "bad_method", f"{method} not allowed; POST a read to /read")
-    if path not in PATHS:
-        raise Rejected(404, "bad_path", f"no such path {path!r}; POST to /read")
-    if "transfer-encoding" in headers:
-        raise Rejected(411, "no_length", "chunked or encoded bodies are not accepted; send Content-Length")
-    raw = headers.get("content-length")
-    if raw is None:
-        raise Rejected(411, "no_length", "Content-Length required")
-    if not raw.isdigit():
-        raise Rejected(400, "bad_request", f"bad Content-Length {raw[:20]!r}")
-    length = int(raw)
-    if length > MAX_BODY_BYTES:
-        raise Rejected(413, "too_big", f"body of {length} bytes is over {MAX_BODY_BYTES}")
-    kind = headers.get("content-type", "application/json").split(";", 1)[0].strip().lower()
-    if kind not in ("application/json", "text/json", "text/plain"):
-        raise Rejected(415, "not_json", f"Content-Type {kind!r} is not JSON")
-    return length

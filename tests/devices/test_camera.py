@@ -99,6 +99,23 @@ def test_a_valid_post_becomes_a_camera_read_answered_after_it_is_stored():
     asyncio.run(main())
 
 
+def test_a_chunked_post_is_read_like_any_other():
+    """Real plate cameras send chunked bodies; h11 reads them."""
+    async def main():
+        sink = Sink()
+        driver = await started(sink)
+        try:
+            chunks = b"".join(b"%x\r\n%s\r\n" % (len(GOOD[i:i + 9]), GOOD[i:i + 9]) for i in range(0, len(GOOD), 9))
+            request = (b"POST /read HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                       b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+            assert await raw(driver.port, request) == (200, {"ok": True})
+            assert [r.text for r in sink.reads] == ["CSQU3054383"] and driver.counters["reads"] == 1
+        finally:
+            await stopped(driver)
+
+    asyncio.run(main())
+
+
 def test_a_read_that_cannot_be_stored_is_not_acknowledged():
     async def main():
         sink = Sink(fail=True)
@@ -124,18 +141,22 @@ BAD = [
     ("bad_schema", 422, post(b'["CSQU3054383", 0.9]')),
     ("bad_schema", 422, post(b'{"text": "X", "confidence": 0.9, "target": "truck"}')),
     ("bad_method", 405, b"GET /read HTTP/1.1\r\nHost: x\r\n\r\n"),
-    ("bad_method", 405, b"PUT /read HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"),
+    ("bad_method", 405, b"PUT /read HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"),
     ("bad_path", 404, post(GOOD, path="/admin")),
     ("no_length", 411, b"POST /read HTTP/1.1\r\nHost: x\r\n\r\n" + GOOD),
-    ("no_length", 411, b"POST /read HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
-    ("too_big", 413, b"POST /read HTTP/1.1\r\nContent-Length: 65537\r\n\r\n"),
+    ("bad_request", 400, b"POST /read HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    ("bad_json", 400, b"POST /read HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+    ("bad_request", 400, b"POST /read HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"),
+    ("too_big", 413, b"POST /read HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     + b"".join(b"4000\r\n" + b" " * 0x4000 + b"\r\n" for _ in range(5))),
+    ("too_big", 413, b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n"),
     ("not_json", 415, post(GOOD, headers="Content-Type: image/jpeg\r\n")),
     ("bad_request", 400, b"POST /read\r\n\r\n"),
-    ("bad_request", 400, b"POST /read HTTP/1.1\r\nno colon here\r\n\r\n"),
-    ("bad_request", 400, b"POST /read HTTP/1.1\r\nContent-Length: -5\r\n\r\n"),
-    ("bad_request", 400, b"POST /read HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\n{}"),
-    ("bad_request", 400, b"POST /read HTTP/1.1\r\nContent-Length: 50\r\n\r\n{}"),
-    ("headers_too_big", 400, b"POST /read HTTP/1.1\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n"),
+    ("bad_request", 400, b"POST /read HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n"),
+    ("bad_request", 400, b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"),
+    ("bad_request", 400, b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 9\r\n\r\n{}"),
+    ("bad_request", 400, b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{}"),
+    ("headers_too_big", 400, b"POST /read HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 9000 + b"\r\n\r\n"),
 ]
 
 
@@ -179,7 +200,7 @@ def test_a_camera_too_slow_to_finish_its_post_gets_408():
         driver = await started(Sink())
         driver.read_timeout_s = 0.2
         try:
-            status, answer = await raw(driver.port, b"POST /read HTTP/1.1\r\nContent-Length: 40\r\n\r\n{")
+            status, answer = await raw(driver.port, b"POST /read HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{")
             assert status == 408 and driver.counters["timeout"] == 1
         finally:
             await stopped(driver)
