@@ -128,6 +128,31 @@ class SetMode:
 
 
 @dataclass(frozen=True)
+class CorrectContainer:
+    """Staff typed the box number the cameras misread (checked as ISO 6346 again here)."""
+
+    operator: str
+    position: Literal["front", "rear", "top", "side", "unknown"]
+    number: str
+
+
+@dataclass(frozen=True)
+class StaffDeny:
+    """Staff refuse a truck in TROUBLE: it stays down; the transaction ends as denied."""
+
+    operator: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class StaffClose:
+    """Staff ask for the barrier to come down (only when the lane is clear under it)."""
+
+    operator: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Tick:
     pass
 
@@ -140,6 +165,7 @@ class Advance:
 Event = (
     Approach | Safety | Photocell | ExitLoop | Read | Weighed | Verdict | PlatformError | PlatformTimeout
     | PermitLookup | StaffRelease | OpenRefused | Reread | SetMode | Tick | Advance
+    | CorrectContainer | StaffDeny | StaffClose
 )
 INPUT_EVENTS = (Approach, Safety, Photocell, ExitLoop)
 

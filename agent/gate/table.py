@@ -4,7 +4,7 @@ may lead to. docs/gate.md's diagram is rendered from this table (agent/gate/diag
 Invariants of the table (the lane checks the targets at run time):
 - every rule returns one of its declared targets; a (state, event) pair not in the table is
   ignored and counted, never an error: devices say things at odd moments;
-- the only rules that emit CloseBarrier (`passed_tick`, `open_tick`) do so only when
+- the only rules that emit CloseBarrier (`passed_tick`, `open_tick`, `staff_close`) do so only when
   `lane.lane_clear_for_close()` holds at that moment;
 - OpenBarrier is emitted only by `decided` with an allowing Decision;
 - every waiting state arms a deadline (Tick rules handle it); pass-through states
@@ -283,6 +283,68 @@ def staff_release(lane: Lane, event: ev.Event) -> State:
     return S.DECIDED
 
 
+def trouble_read(lane: Lane, event: ev.Event) -> State:
+    """A read that arrives in TROUBLE is kept (on record, and filling a position not yet read)
+    but decides nothing: staff correcting the bad one then find the others already there."""
+    assert isinstance(event, ev.Read) and lane.tx is not None
+    read, tx, cfg = event.read, lane.tx, lane.settings
+    tx.reads.append(read)
+    if read.target == "plate":
+        checked = lane.plates.check(read.text)
+        if tx.plate_number is None and read.confidence >= cfg.plate_confidence and checked.ok:
+            tx.plate, tx.plate_number = read, checked.value
+    elif read.confidence >= cfg.container_confidence and read.position not in tx.containers:
+        checked = check_container(read.text)
+        if checked.ok:
+            tx.containers[read.position] = ContainerRead(
+                number=checked.value, position=read.position, confidence=read.confidence, valid=True,
+                image_ref=read.image_ref)
+    return S.TROUBLE
+
+
+def staff_correct(lane: Lane, event: ev.Event) -> State:
+    """A corrected box number replaces the read at its position; the lane then goes on as if
+    the camera had read it (identified: verify with the platform; else keep reading)."""
+    assert isinstance(event, ev.CorrectContainer) and lane.tx is not None
+    tx, cfg = lane.tx, lane.settings
+    checked = check_container(event.number)
+    if not checked.ok:
+        lane.counters["staff_correction_invalid"] += 1
+        return lane.state
+    tx.containers[event.position] = ContainerRead(number=checked.value, position=event.position, confidence=1.0,
+                                                  valid=True, image_ref=None)
+    tx.trouble_kind = tx.trouble_reason = None
+    tx.decision = None
+    tx.request = None  # answers about the old reads must not decide the corrected ones
+    numbers = sorted({c.number for c in tx.containers.values()})
+    if len(numbers) > 1 and not cfg.twin_boxes:
+        return lane.trouble("disagree", f"front/rear container numbers disagree: {' vs '.join(numbers)}")
+    if tx.plate_number and all(p in tx.containers for p in cfg.container_positions):
+        return S.IDENTIFIED
+    lane.show("READING")
+    lane.arm("identify", cfg.identify_s)
+    return S.ARRIVED
+
+
+def staff_deny(lane: Lane, event: ev.Event) -> State:
+    assert isinstance(event, ev.StaffDeny) and lane.tx is not None
+    tx = lane.tx
+    tx.decision = Decision(allow=False, by="staff", reason=f"{event.operator}: {event.reason}"[:500])
+    tx.trouble_kind, tx.trouble_reason = "deny", f"denied by staff: {event.reason}"[:500]
+    lane.show(f"DENIED: {event.reason}")
+    lane.arm("trouble", lane.settings.trouble_nag_s)
+    return S.TROUBLE
+
+
+def staff_close(lane: Lane, event: ev.Event) -> State:
+    """Only with nothing under the barrier; the guard checks again before the coil."""
+    if not lane.lane_clear_for_close():
+        lane.counters["staff_close_refused"] += 1
+        return lane.state
+    lane.emit(ev.CloseBarrier(lane.tx.transaction_id if lane.tx else None))
+    return S.CLOSED
+
+
 def open_refused(lane: Lane, event: ev.Event) -> State:
     assert isinstance(event, ev.OpenRefused) and lane.tx is not None
     lane.tx.decision = None
@@ -382,6 +444,10 @@ def set_mode(lane: Lane, event: ev.Event) -> State:
 ANY = None
 _STAFF = Rule(staff_release, (S.DECIDED,), "staff release")
 _REREAD = Rule(reread, (S.ARRIVED,), "re-read")
+_CORRECT = Rule(staff_correct, (S.ARRIVED, S.IDENTIFIED, S.TROUBLE), labels=(
+    (S.IDENTIFIED, "staff correct a box number"), (S.ARRIVED, "staff correct a box number"),
+    (S.TROUBLE, "corrected numbers disagree")))
+_CLOSE = Rule(staff_close, (S.BARRIER_OPEN, S.PASSED, S.CLOSED), "staff close, lane clear")
 _OUT = "backed out"
 
 
@@ -403,6 +469,7 @@ TABLE: dict[tuple[State | None, type], Rule] = {
         (S.IDENTIFIED, "timeout, plate only (no container)"), (S.TROUBLE, "timeout, misread"), (S.IDLE, _OUT))),
     (S.ARRIVED, ev.Reread): _REREAD,
     (S.ARRIVED, ev.StaffRelease): _STAFF,
+    (S.ARRIVED, ev.CorrectContainer): _CORRECT,
 
     (S.IDENTIFIED, ev.Advance): Rule(identified_advance, (S.IDENTIFIED, S.WEIGHED), "stable weight / no scale"),
     (S.IDENTIFIED, ev.Weighed): _stay(keep_weight, S.IDENTIFIED),
@@ -429,17 +496,22 @@ TABLE: dict[tuple[State | None, type], Rule] = {
 
     (S.BARRIER_OPEN, ev.ExitLoop): Rule(open_exit, (S.BARRIER_OPEN, S.PASSED), "exit loop"),
     (S.BARRIER_OPEN, ev.Tick): Rule(open_tick, (S.BARRIER_OPEN, S.CLOSED), "nobody passed, lane empty"),
+    (S.BARRIER_OPEN, ev.StaffClose): _CLOSE,
     (S.BARRIER_OPEN, ev.OpenRefused): Rule(open_refused, (S.TROUBLE,), "open refused / abandoned (e-stop, loss, expiry)"),
 
     (S.PASSED, ev.ExitLoop): _stay(passed_inputs, S.PASSED),
     (S.PASSED, ev.Safety): _stay(passed_inputs, S.PASSED),
     (S.PASSED, ev.Photocell): _stay(passed_inputs, S.PASSED),
+    (S.PASSED, ev.StaffClose): _CLOSE,
     (S.PASSED, ev.Tick): Rule(passed_tick, (S.PASSED, S.CLOSED), "exit clear + hold-off, safety loop and beam clear"),
 
     (S.CLOSED, ev.Advance): Rule(closed, (S.IDLE,), "record transaction"),
 
     (S.TROUBLE, ev.Reread): _REREAD,
     (S.TROUBLE, ev.StaffRelease): _STAFF,
+    (S.TROUBLE, ev.CorrectContainer): _CORRECT,
+    (S.TROUBLE, ev.Read): _stay(trouble_read, S.TROUBLE),
+    (S.TROUBLE, ev.StaffDeny): Rule(staff_deny, (S.TROUBLE,), "staff deny"),
     (S.TROUBLE, ev.Verdict): Rule(verifying_verdict, (S.TROUBLE, S.DECIDED), "late platform answer"),
     (S.TROUBLE, ev.Approach): _stay(backout_watch, S.TROUBLE),
     (S.TROUBLE, ev.Weighed): _stay(keep_weight, S.TROUBLE),

@@ -31,6 +31,8 @@ _token = st.one_of(
     st.builds(lambda s: ev.Weighed(Weight(device="scale-1", value=28000, unit="kg", mode="gross", stable=s)), st.booleans()),
     st.sampled_from(["allow", "deny", "timeout", "permit", "nopermit", "error"]),
     st.builds(ev.StaffRelease, st.just("ops"), st.just("why")), st.just(ev.Reread()),
+    st.builds(ev.CorrectContainer, st.just("G1"), st.sampled_from(["front", "rear"]), st.sampled_from([BOX, OTHER_BOX, BAD_CHECK])),
+    st.builds(ev.StaffDeny, st.just("G1"), st.just("no papers")), st.builds(ev.StaffClose, st.just("G1"), st.just("stuck")),
     st.builds(ev.SetMode, st.sampled_from(["auto", "manual", "closed"])),
     st.floats(min_value=0.0, max_value=40.0).map(lambda s: ("tick", s)),
 )
