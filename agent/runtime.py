@@ -75,11 +75,15 @@ class NodeRuntime:
         self.drivers = build_drivers(config, self, clock)
         self.station = None
         self.board = None
+        self.people = None
         self._on_scan = on_scan
         if config.node.role == "gate":
-            self._build_gate(source)
+            if config.gate is not None or config.personnel is None:  # a turnstile-only node has no [gate]
+                self._build_gate(source)
         else:
             self._build_board()
+        if config.personnel is not None:
+            self._build_people(source)
         self.supervisor = Supervisor(self.drivers, clock, rng)
         self.counters: dict[str, int] = {}
         self._tasks: list[asyncio.Task] = []
@@ -103,6 +107,25 @@ class NodeRuntime:
         for name, handler in self.station.command_handlers().items():
             if name in AUDITED_COMMANDS:
                 handler = audited_command(self.audit, name, handler)
+            self.link.register_command(name, handler)
+
+    def _build_people(self, source: str) -> None:
+        from agent.personnel.privacy import SiteKey
+        from agent.personnel.station import PersonnelStation
+
+        cfg = self.config.personnel
+        assert cfg is not None
+        names = {d.name: d for d in self.drivers}
+        problems = [("personnel.readers", f"no device named {r!r}") for r in cfg.readers if r not in names]
+        if cfg.turnstile not in names:
+            problems.append(("personnel.turnstile", f"no device named {cfg.turnstile!r}"))
+        if problems:
+            raise ConfigError(source, problems)
+        if cfg.state_path == Path("var/people.db"):  # default: beside this node's outbox
+            cfg = cfg.model_copy(update={"state_path": sibling_db(self.config, "people")})
+        self.people = PersonnelStation(cfg, self.outbox, self.link, SiteKey.load(cfg.site_key_file, source),
+                                       turnstile=names[cfg.turnstile], clock=self.clock)
+        for name, handler in self.people.command_handlers().items():
             self.link.register_command(name, handler)
 
     def _build_board(self) -> None:
@@ -131,6 +154,8 @@ class NodeRuntime:
             await self.station.emit(device, event)
         elif self._on_scan is not None and isinstance(event, Scan):
             await self._on_scan(event.data, device)
+        if self.people is not None:
+            await self.people.emit(device, event)
 
     # -- life ---------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
@@ -148,6 +173,9 @@ class NodeRuntime:
         if self.station is not None:
             await self.station.start()
             self._tasks.append(asyncio.create_task(self.station.run(), name="gate-station"))
+        if self.people is not None:
+            await self.people.start()
+            self._tasks.append(asyncio.create_task(self.people.run(), name="personnel-station"))
         self._tasks.append(self.supervisor.start())
 
     async def close(self) -> None:
@@ -160,6 +188,8 @@ class NodeRuntime:
         self._tasks.clear()
         if self.station is not None:
             await self.station.close()
+        if self.people is not None:
+            await self.people.close()
         if self.board is not None:
             self.board.close()
         await self.link.stop()

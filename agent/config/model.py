@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agent.config.devices import DeviceConfig
+from agent.config.personnel import PersonnelSection
 
 
 class _Section(BaseModel):
@@ -179,6 +180,7 @@ class NodeConfig(_Section):
     gate: GateSection | None = None
     pda: PdaSection | None = None
     metrics: MetricsSection | None = None
+    personnel: PersonnelSection | None = None
 
     @property
     def client_id(self) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.contract import devices, gate, node, tasks
+from agent.contract import devices, gate, node, personnel, tasks
 from agent.contract.envelope import Command, Envelope, ErrorBody, Response
 from agent.contract.topics import Kind
 
@@ -42,6 +42,7 @@ class MessageSpec:
         return None if self.kind is Kind.STATE else self.type
 
 
+_KEY = "5f" * 32  # a person key: HMAC-SHA256 under the site key, hex
 _health = {"connected": True, "outbox": {"transactional": {"rows": 0, "bytes": 0}}, "errors": {}, "degraded": []}
 _plate = {"device": "cam-plate", "target": "plate", "text": "沪A1234挂", "confidence": 0.97, "position": "front", "image_ref": "cam-plate/000123.jpg"}
 _task = {
@@ -101,6 +102,30 @@ MESSAGES: list[MessageSpec] = [
     MessageSpec("task_assign", Kind.CMD, tasks.Task, "A forklift task for this PDA.", _task),
     MessageSpec("task_cancel", Kind.CMD, tasks.TaskCancel, "Withdraw a task (cancelled or reassigned).",
                 {"task_id": "T-20261127-0042", "reason": "reassigned", "note": "moved to PDA-3"}),
+    MessageSpec("person_passage", Kind.EVT, personnel.PersonPassage,
+                "One presentation at a restricted-area turnstile, complete (hashed key and masked number only).",
+                {"pass_id": "01JDPASS0000000000000000AB", "lane": "apron-1", "area": "apron", "credential": "id_card",
+                 "person_key": _KEY, "masked": "110105********002X", "outcome": "passed",
+                 "decision": {"allow": True, "by": "platform"}, "offline": False, "passages": 1, "tailgaters": 0,
+                 "timings_ms": {"verifying": 42.0}, "started_at": _T0.isoformat(),
+                 "ended_at": (_T0 + timedelta(seconds=4)).isoformat()}),
+    MessageSpec("person_alarm", Kind.EVT, personnel.PersonAlarm, "Tailgating, a forced passage or the fire alarm at a turnstile.",
+                {"lane": "apron-1", "area": "apron", "what": "tailgating", "pass_id": "01JDPASS0000000000000000AB",
+                 "count": 1, "detail": "1 more on one unlock"}),
+    MessageSpec("person_reconcile", Kind.EVT, personnel.PersonReconcile,
+                "The platform's later answer to a pass the turnstile decided from its offline allow-list.",
+                {"pass_id": "01JDPASS0000000000000000AB", "lane": "apron-1",
+                 "offline": {"allow": True, "by": "offline", "reason": "offline allow-list", "list_version": 3},
+                 "platform": {"pass_id": "01JDPASS0000000000000000AB", "allow": True}, "agree": True}),
+    MessageSpec("person_verify", Kind.REQ, personnel.PersonVerifyRequest,
+                "The turnstile asks the platform whether a person may enter its area now.",
+                {"pass_id": "01JDPASS0000000000000000AB", "lane": "apron-1", "area": "apron", "credential": "id_card",
+                 "person_key": _KEY, "masked": "110105********002X", "card_valid_until": "long_term"},
+                answer=personnel.PersonVerifyAnswer),
+    MessageSpec("allow_list_sync", Kind.CMD, personnel.AllowListSync,
+                "Replace the turnstile's offline allow-list (hashed keys, areas, windows, blacklist) with this versioned set.",
+                {"version": 3, "entries": [{"person_key": _KEY, "areas": ["apron"], "valid_from": _T0.isoformat(),
+                                            "valid_until": (_T0 + timedelta(days=30)).isoformat()}], "blocked": []}),
 ]
 
 BY_TYPE: dict[str, MessageSpec] = {m.type: m for m in MESSAGES}
@@ -125,6 +150,7 @@ def example_answer(spec: MessageSpec) -> dict[str, Any] | None:
     body = {
         "gate_verify": {"transaction_id": "01JDGATE0000000000000000AB", "allow": True, "type": "DI", "ticket": "Block C row 4", "yard_position": "C-04-11"},
         "driver_login": {"badge": "D1024", "ok": True, "name": "王师傅"},
+        "person_verify": {"pass_id": "01JDPASS0000000000000000AB", "allow": True},
     }[spec.type]
     return {"id": "01JDRSP00000000000000000AB", "node": "platform", "seq": 0, "ts": _T0.isoformat(), "type": spec.type,
             "v": 1, "correlation_id": "c-42", "ok": True, "body": body, "error": None}

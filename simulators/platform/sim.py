@@ -34,6 +34,7 @@ from agent.contract import topics
 from agent.contract.catalog import BY_TYPE
 from agent.contract.envelope import Command, ErrorBody, Response, new_id
 from agent.contract.gate import Permit, PermitsSync, VerifyAnswer, VerifyRequest
+from agent.contract.personnel import PersonVerifyAnswer, PersonVerifyRequest
 from agent.contract.tasks import DriverLogin, DriverLoginAnswer, Task, TaskCancel
 from agent.contract.topics import Kind, Topic
 from simulators.platform.ledger import Ledger
@@ -123,6 +124,8 @@ class PlatformSim:
         self.stats = PlatformStats()
         self.preadvice: dict[str, Preadvice] = {}
         self.drivers: dict[str, tuple[str, str]] = {}
+        self.area_passes: dict[str, set[str]] = {}  # person key (HMAC, never a clear number) -> areas
+        self.blacklist: set[str] = set()
         self.responses: dict[str, dict] = {}
         self.node_states: dict[str, dict] = {}
         self._response_cv = threading.Condition()
@@ -242,6 +245,8 @@ class PlatformSim:
                 body = self.decide(VerifyRequest.model_validate(request["body"]))
             elif name == "driver_login":
                 body = self.check_login(DriverLogin.model_validate(request["body"]))
+            elif name == "person_verify":
+                body = self.decide_person(PersonVerifyRequest.model_validate(request["body"]))
             else:
                 body, error = None, ErrorBody(code="unknown_command", reason=f"no handler for {name}")
         except ValidationError as err:
@@ -274,6 +279,13 @@ class PlatformSim:
         return VerifyAnswer(transaction_id=req.transaction_id, allow=True, type=advice.type,
                             ticket=f"Go to {advice.yard_position}" if advice.yard_position else "Proceed",
                             yard_position=advice.yard_position)
+
+    def decide_person(self, req: PersonVerifyRequest) -> PersonVerifyAnswer:
+        if req.person_key in self.blacklist:
+            return PersonVerifyAnswer(pass_id=req.pass_id, allow=False, reason="blacklisted")
+        if req.area not in self.area_passes.get(req.person_key, set()):
+            return PersonVerifyAnswer(pass_id=req.pass_id, allow=False, reason=f"no area pass for {req.area}")
+        return PersonVerifyAnswer(pass_id=req.pass_id, allow=True)
 
     def check_login(self, req: DriverLogin) -> DriverLoginAnswer:
         known = self.drivers.get(req.badge)

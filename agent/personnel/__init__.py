@@ -1,0 +1,1 @@
+"""Restricted-area gates: people through turnstiles (issue 16). See docs/personnel.md."""
