@@ -44,6 +44,12 @@ def resolve_paths(config: NodeConfig, base: Path) -> None:
         value = getattr(config.broker, key)
         if value is not None and not value.is_absolute():
             setattr(config.broker, key, base / value)
+    people = config.personnel
+    if people is not None:
+        for key in ("site_key_file", "photo_dir", "state_path"):
+            value = getattr(people, key)
+            if not value.is_absolute() and (key != "state_path" or key in people.model_fields_set):
+                setattr(people, key, base / value)
     gate = config.gate
     # an unset state_path keeps its default: the runtime puts it beside the outbox
     if gate is not None and "state_path" in gate.model_fields_set and str(gate.state_path) != ":memory:":
@@ -57,6 +63,7 @@ def check(config: NodeConfig) -> tuple[list[Problem], list[Problem]]:
     warnings: list[Problem] = []
     errors += _sections(config)
     errors += _gate_references(config)
+    errors += _personnel_references(config)
     errors += _listeners(config)
     errors += _ranges(config)
     file_errors, file_warnings = _files(config)
@@ -68,13 +75,37 @@ def check(config: NodeConfig) -> tuple[list[Problem], list[Problem]]:
 
 def _sections(config: NodeConfig) -> list[Problem]:
     role = config.node.role
-    if role == "gate" and config.gate is None:
+    if role == "gate" and config.gate is None and config.personnel is None:
         return [("gate", "a node with role 'gate' needs a [gate] section (at least: lane = \"...\")")]
     if role != "gate" and config.gate is not None:
         return [("gate", f"only a node with role 'gate' runs a lane; this node's role is {role!r}")]
     if role != "pda" and config.pda is not None:
         return [("pda", f"only a node with role 'pda' runs a task board; this node's role is {role!r}")]
     return []
+
+
+#: [personnel] key -> device kinds it may name
+PERSONNEL_REFERENCES: dict[str, tuple[str, ...]] = {"readers": ("idcard_reader", "badge_reader"),
+                                                    "turnstile": ("turnstile",)}
+
+
+def _personnel_references(config: NodeConfig) -> list[Problem]:
+    people = config.personnel
+    if people is None:
+        return []
+    if config.node.role != "gate":
+        return [("personnel", f"only a node with role 'gate' runs a turnstile; this node's role is {config.node.role!r}")]
+    kinds = {d.name: d.kind for d in config.devices}
+    out: list[Problem] = []
+    for key, allowed in PERSONNEL_REFERENCES.items():
+        value = getattr(people, key)
+        for i, name in enumerate(value if isinstance(value, list) else [value]):
+            where = f"personnel.{key}[{i}]" if isinstance(value, list) else f"personnel.{key}"
+            if name not in kinds:
+                out.append((where, f"no device named {name!r}"))
+            elif kinds[name] not in allowed:
+                out.append((where, f"{name!r} is a {kinds[name]}, not a {' or '.join(allowed)}"))
+    return out
 
 
 def _gate_references(config: NodeConfig) -> list[Problem]:
@@ -177,6 +208,13 @@ def _files(config: NodeConfig) -> tuple[list[Problem], list[Problem]]:
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 warnings.append((where, f"{path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
                                         f"chmod 600 it"))
+    if config.personnel is not None:  # the site key hashes ID numbers: a secret like a TLS key
+        path = config.personnel.site_key_file
+        problem = _readable_file(path)
+        if problem:
+            errors.append(("personnel.site_key_file", problem))
+        elif path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            warnings.append(("personnel.site_key_file", f"{path} is readable by other users; chmod 600 it"))
     return errors, warnings
 
 
