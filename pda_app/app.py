@@ -8,24 +8,24 @@ talks to the board, a serial port or SQLite: everything goes through the present
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from pathlib import Path
 
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.core.window import Window
-from kivy.metrics import sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 from kivy.uix.textinput import TextInput
 
-from pda_app import fonts, theme
+from pda_app import fonts, haptics, theme
+from pda_app.overlays import ConfirmPanel, FeedbackPanel, NoticePanel
 from pda_app.presenter import Presenter, ViewModel
 from pda_app.screens import (
     ExceptionScreen,
     LoginScreen,
-    Overlay,
     StatusBar,
     TaskDetailScreen,
     TaskListScreen,
@@ -39,13 +39,15 @@ log = logging.getLogger(__name__)
 class PdaApp(App):
     title = "Port Edge PDA"
 
-    def __init__(self, presenter: Presenter, *, sound_dir: Path | None = None, **kw):
+    def __init__(self, presenter: Presenter, *, sound_dir: Path | None = None,
+                 vibrator: haptics.Vibrator | None = None, **kw):
         super().__init__(**kw)
         self.presenter = presenter
         self.font = fonts.register()
         self.wedge = WedgeBuffer()
         self.sound_dir = sound_dir
         self.beeper: Beeper | None = None
+        self.vibrator = vibrator
         self.vm: ViewModel | None = None
         self._tasks: set[asyncio.Task] = set()
         self._feedback_seen = 0
@@ -64,8 +66,13 @@ class PdaApp(App):
         for screen in self.screens.values():
             self.manager.add_widget(screen)
         self.stage.add_widget(self.manager)
-        self.feedback = Overlay("feedback", on_release=lambda *_: self.presenter.dismiss_feedback())
-        self.notice = Overlay("notice", on_release=lambda *_: self.presenter.dismiss_notice())
+        # bottom to top; a tap on the answer or the notice dismisses it
+        self.confirm = ConfirmPanel(on_yes=lambda: self.spawn(self.presenter.confirm_yes()),
+                                    on_no=lambda: self.presenter.confirm_no())
+        self.notice = NoticePanel(on_tap=lambda: self.presenter.dismiss_notice())
+        self.feedback = FeedbackPanel(on_tap=lambda: self.presenter.dismiss_feedback())
+        self._overlays = (self.confirm, self.notice, self.feedback)
+        self._showing: tuple[bool, ...] = (False, False, False)
         root.add_widget(self.status)
         root.add_widget(self.stage)
         return root
@@ -73,8 +80,19 @@ class PdaApp(App):
     def on_start(self):
         Window.bind(on_textinput=self._on_textinput, on_key_down=self._on_key_down)
         self.beeper = Beeper(self.sound_dir or Path(self.user_data_dir) / "sounds")
+        if self.vibrator is None:
+            self.vibrator = haptics.device_vibrator()
         self._unsubscribe = self.presenter.subscribe(self.render)
         self.render(self.presenter.view())
+        Clock.schedule_once(self._settled, 1.0)
+
+    @staticmethod
+    def _settled(_dt) -> None:
+        """Start-up made tens of thousands of long-lived objects (Kivy, pydantic models, the
+        agent); move them out of the collector's sight so a full collection during a burst of
+        scans walks only what the burst made (a 46-115 ms pause before, see docs/benchmarks.md)."""
+        gc.collect()
+        gc.freeze()
 
     def on_stop(self):
         Window.unbind(on_textinput=self._on_textinput, on_key_down=self._on_key_down)
@@ -98,38 +116,47 @@ class PdaApp(App):
         self.screens[vm.screen].show(vm)
         if self.manager.current != vm.screen:
             self.manager.current = vm.screen
-        self._show_feedback(vm)
-        self._show_overlay(self.notice, vm.notice is not None and vm.feedback is None, theme.YELLOW, theme.BLACK,
-                           f"{vm.notice.text}\n\n[b][ {vm.notice.ok_text} ][/b]" if vm.notice else "")
+        if vm.confirm is not None:
+            self.confirm.show(vm.confirm)
+        if vm.notice is not None:
+            self.notice.show(vm.notice)
+        if vm.feedback is not None:
+            self._answer(vm)
+            self.feedback.show(vm.feedback)
+        self._layer((vm.confirm is not None, vm.notice is not None and vm.feedback is None, vm.feedback is not None))
 
-    def _show_feedback(self, vm: ViewModel) -> None:
+    def _answer(self, vm: ViewModel) -> None:
+        """Once per new answer: the sound, the vibration, and the auto-dismiss of a right one."""
         fb = vm.feedback
-        text = ""
-        if fb is not None:
-            text = f"[size={int(sp(theme.FONT_HUGE))}][b]{fb.headline}[/b][/size]\n\n{fb.message}"
-            if fb.serial != self._feedback_seen:
-                self._feedback_seen = fb.serial
-                if self.beeper:
-                    self.beeper.play(fb.ok)
-                if self._dismiss_event:
-                    self._dismiss_event.cancel()
-                    self._dismiss_event = None
-                if fb.auto_dismiss_s:
-                    serial = fb.serial
-                    self._dismiss_event = Clock.schedule_once(lambda _dt: self._auto_dismiss(serial), fb.auto_dismiss_s)
-        self._show_overlay(self.feedback, fb is not None, (theme.GREEN if fb and fb.ok else theme.RED), theme.WHITE, text)
+        if fb is None or fb.serial == self._feedback_seen:
+            return
+        self._feedback_seen = fb.serial
+        if self.beeper:
+            self.beeper.play(fb.ok)
+        if self.vibrator:
+            self.vibrator.pulse(haptics.pattern(fb.ok))
+        if self._dismiss_event:
+            self._dismiss_event.cancel()
+            self._dismiss_event = None
+        if fb.auto_dismiss_s:
+            serial = fb.serial
+            self._dismiss_event = Clock.schedule_once(lambda _dt: self._auto_dismiss(serial), fb.auto_dismiss_s)
 
     def _auto_dismiss(self, serial: int) -> None:
         if self.vm and self.vm.feedback and self.vm.feedback.serial == serial:
             self.presenter.dismiss_feedback()
 
-    def _show_overlay(self, overlay: Overlay, visible: bool, fill, ink, text: str) -> None:
-        if visible:
-            overlay.text, overlay.background_color, overlay.color = text, fill, ink
-            if overlay.parent is None:
+    def _layer(self, showing: tuple[bool, ...]) -> None:
+        """Put the overlays that should show on the stage, in their fixed order."""
+        if showing == self._showing:
+            return
+        self._showing = showing
+        for overlay in self._overlays:
+            if overlay.parent is not None:
+                self.stage.remove_widget(overlay)
+        for overlay, on in zip(self._overlays, showing, strict=True):
+            if on:
                 self.stage.add_widget(overlay)
-        elif overlay.parent is not None:
-            self.stage.remove_widget(overlay)
 
     # -- keyboard wedge -------------------------------------------------------------------
     def _typing_in_field(self) -> bool:
@@ -165,8 +192,8 @@ class PdaApp(App):
     def focus(self, field):
         self.presenter.focus(field)
 
-    def key(self, digit):
-        self.presenter.key(digit)
+    def key(self, char):
+        self.presenter.key(char)
 
     def backspace(self):
         self.presenter.backspace()
@@ -177,8 +204,11 @@ class PdaApp(App):
     def login(self):
         return self.spawn(self.presenter.login())
 
-    def logout(self):
-        return self.spawn(self.presenter.logout())
+    def ask_logout(self):
+        self.presenter.ask_logout()
+
+    def toggle_pad(self):
+        self.presenter.toggle_pad()
 
     def open_task(self, task_id):
         self.presenter.open_task(task_id)
@@ -195,5 +225,8 @@ class PdaApp(App):
     def open_exception(self):
         self.presenter.open_exception()
 
-    def report_exception(self, reason, note=""):
-        return self.spawn(self.presenter.report_exception(reason, note))
+    def choose_reason(self, reason):
+        self.presenter.choose_reason(reason)
+
+    def set_note(self, text):
+        self.presenter.set_note(text)

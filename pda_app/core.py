@@ -5,8 +5,9 @@ board and the serial/Bluetooth scanners, wired to one presenter.
     keyboard wedge ------------------------> presenter.scan (from the Kivy window)
     platform --cmd/task_assign|task_cancel--> link --> board --> presenter (observer)
 
-The presenter never sees the outbox or the link: it gets `online()` and `waiting()` as plain
-callables, refreshed once a second here. This module must never import Kivy.
+The presenter never sees the outbox or the link: it reads one `Connectivity` (broker link,
+platform contact, records waiting), which this core refreshes once a second and marks on every
+command from the platform. This module must never import Kivy.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import NodeConfig, PdaSection
 from agent.runtime import NodeRuntime, sibling_db
+from pda_app.connectivity import Connectivity, LinkState
 from pda_app.presenter import Presenter
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,11 @@ def board_path(config: NodeConfig) -> Path:
     return sibling_db(config, "tasks")
 
 
+def _as_shown(link: LinkState) -> tuple:
+    """What the status bar draws of a snapshot: the contact age counts in whole minutes."""
+    return link.reach, link.waiting, None if link.contact_age_s is None else int(link.contact_age_s // 60)
+
+
 class PdaCore:
     """The headless PDA node (agent.runtime.NodeRuntime) plus the driver's presenter."""
 
@@ -40,11 +47,21 @@ class PdaCore:
         self.node = NodeRuntime(config, clock=clock, rng=rng, on_scan=self._scan)
         self.outbox, self.link, self.board = self.node.outbox, self.node.link, self.node.board
         self.device_status = self.node.device_status
-        self._online = False
-        self._waiting = 0
-        self.presenter = Presenter(self.board, online=lambda: self._online, waiting=lambda: self._waiting,
-                                   lang=(config.pda or PdaSection()).language)
+        self.connectivity = Connectivity()
+        for name, handler in self.board.command_handlers().items():
+            self.link.register_command(name, self._heard(handler))
+        self.presenter = Presenter(self.board, link=self.connectivity, lang=(config.pda or PdaSection()).language)
+        self._shown = _as_shown(self.connectivity.snapshot())
         self._poll: asyncio.Task | None = None
+
+    def _heard(self, handler):
+        """Wrap a command handler: a command from the platform is contact with the platform."""
+
+        async def handle(command):
+            self.connectivity.heard_platform()
+            return await handler(command)
+
+        return handle
 
     async def _scan(self, data: str, device: str) -> None:
         """A serial/Bluetooth scanner's read goes the same way as a wedge scan; the board
@@ -68,12 +85,14 @@ class PdaCore:
         await self.node.close()
 
     def refresh(self) -> bool:
-        """Re-read link and outbox state; True (and the screens redrawn) when it changed."""
-        online = self.link.connected
-        waiting = self.outbox.stats().depth + self.board.unsent()
-        if (online, waiting) == (self._online, self._waiting):
+        """Re-read link and outbox state; True (and the screens redrawn) when what the status
+        bar says changed (the contact age counts in minutes, so mostly it has not)."""
+        self.connectivity.set_broker(self.link.connected)
+        self.connectivity.waiting = self.outbox.stats().depth + self.board.unsent()
+        shown = _as_shown(self.connectivity.snapshot())
+        if shown == self._shown:
             return False
-        self._online, self._waiting = online, waiting
+        self._shown = shown
         self.presenter.changed()
         return True
 

@@ -19,6 +19,7 @@ from agent.config.model import PdaSection
 from agent.contract.envelope import Command, Envelope, Response
 from agent.contract.tasks import DriverLoginAnswer, Task, TaskCancel
 from agent.tasks import Board
+from pda_app.connectivity import Connectivity
 from pda_app.presenter import Presenter
 
 NODE = "pda-7"
@@ -39,11 +40,17 @@ class MemoryRecorder:
 
 
 class DemoPlatform:
-    """Answers driver logins: any badge with PIN 1234 is driver 王师傅 (Wang)."""
+    """Answers driver logins: any badge with PIN 1234 is driver 王师傅 (Wang). `silent` plays
+    a platform outage behind a working broker: requests time out."""
+
+    silent = False
+    name = "王师傅 Wang"
 
     async def request(self, name: str, body: BaseModel, timeout: float) -> Response:
+        if self.silent:
+            raise TimeoutError(f"{name}: no answer from the platform within {timeout:g} s")
         ok = getattr(body, "pin", None) == "1234"
-        answer = DriverLoginAnswer(badge=body.badge, ok=ok, name="王师傅 Wang" if ok else "",
+        answer = DriverLoginAnswer(badge=body.badge, ok=ok, name=self.name if ok else "",
                                    reason="" if ok else "wrong PIN")
         return Response(node=NODE, type=f"rsp/{name}", correlation_id="demo", ok=True, body=answer)
 
@@ -71,6 +78,7 @@ def demo_tasks(now: datetime) -> list[Task]:
 class Demo:
     board: Board
     presenter: Presenter
+    platform: DemoPlatform
     clock: FakeClock
     recorder: MemoryRecorder
     badge: str = "D-20417"
@@ -82,7 +90,7 @@ class Demo:
     wrong_piece: str = "16098765435-001"
 
     async def cancel_active(self) -> None:
-        cancel = TaskCancel(task_id=self.task_id, reason="cancelled", note="inspection moved")
+        cancel = TaskCancel(task_id=self.task_id, reason="cancelled", note="inspection_moved")
         await self.board.on_task_cancel(command("task_cancel", cancel, self.clock.now()))
 
     async def close(self) -> None:
@@ -90,17 +98,25 @@ class Demo:
         self.board.close()
 
 
-async def make_demo(folder: Path, *, online: bool = True) -> Demo:
+async def make_demo(folder: Path, *, online: bool = True, tasks: list[Task] | None = None,
+                    driver_name: str = "王师傅 Wang") -> Demo:
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("board.db*"):
         old.unlink()  # a demo always starts from the same three tasks
     clock = FakeClock(START)
     recorder = MemoryRecorder()
     # a cheap PIN hash: the demo's PIN is public anyway
-    board = Board(folder / "board.db", node=NODE, recorder=recorder, requester=DemoPlatform(), clock=clock,
+    platform = DemoPlatform()
+    board = Board(folder / "board.db", node=NODE, recorder=recorder, requester=platform, clock=clock,
                   config=PdaSection(pin_hash_n=2**10))
     await board.start()
-    for task in demo_tasks(clock.now()):
+    platform.name = driver_name
+    for task in tasks if tasks is not None else demo_tasks(clock.now()):
         await board.on_task_assign(command("task_assign", task, clock.now()))
-    presenter = Presenter(board, online=lambda: online, waiting=lambda: len(recorder.sent) % 4, tz=SITE_TZ)
-    return Demo(board, presenter, clock, recorder)
+    link = Connectivity(now=lambda: clock.monotonic())
+    link.set_broker(online)
+    link.waiting = 3
+    if online:
+        link.heard_platform()
+    presenter = Presenter(board, link=link, tz=SITE_TZ)
+    return Demo(board, presenter, platform, clock, recorder)

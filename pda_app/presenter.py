@@ -22,137 +22,52 @@ from typing import Any, Literal
 
 from agent.tasks.scans import read_piece
 from agent.tasks.views import LoginResult, Notice, ScanResult, TaskView
-from pda_app.i18n import LANGS, Lang, both, t
+from pda_app.connectivity import Connectivity, LinkState, Reach
+from pda_app.i18n import LANGS, Lang, both, platform_text, t
+from pda_app.viewmodels import (
+    ConfirmVM,
+    DetailVM,
+    ExceptionVM,
+    FeedbackVM,
+    LoginVM,
+    NoticeVM,
+    Pad,
+    PieceVM,
+    Screen,
+    StatusVM,
+    TaskListVM,
+    TaskRowVM,
+    ViewModel,
+)
 
 log = logging.getLogger(__name__)
 
-Screen = Literal["login", "tasks", "detail", "exception"]
+__all__ = ["Presenter", "ViewModel", "REASONS"]
+
 REASONS = ("piece_missing", "damaged", "wrong_location", "count_mismatch", "other")
 WORKING = frozenset({"ACCEPTED", "AT_SOURCE", "PICKED", "DELIVERED"})
 WITHDRAWN = frozenset({"CANCELLED", "REASSIGNED"})
-MAX_PIECE_ROWS = 12  # beyond this the detail screen shows the count only
+MAX_PIECE_ROWS = 10  # beyond this the detail screen shows the count only
 PIN_MAX = 12
+BADGE_MAX = 64
+BADGE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+#: login answers that mean the platform was not reached (the board fell back to its cache)
+UNANSWERED = frozenset({"login_unknown_offline", "login_expired", "login_locked"})
+HEADING_TO_DESTINATION = frozenset({"PICKED", "DELIVERED", "COMPLETED"})
 
 
 @dataclass(frozen=True)
-class StatusVM:
-    online: bool
-    online_text: str
-    waiting: int
-    waiting_text: str
-    driver_text: str
-    lang_button: str
+class _Pending:
+    """A destructive action waiting for its confirm."""
 
-
-@dataclass(frozen=True)
-class LoginVM:
-    title: str
-    badge_label: str
-    badge: str
-    pin_label: str
-    pin_mask: str
-    focus: Literal["badge", "pin"]
-    hint: str
-    message: str
-    message_is_error: bool
-    busy: bool
-    ok_text: str
-    clear_text: str
-
-
-@dataclass(frozen=True)
-class TaskRowVM:
-    task_id: str
-    title: str
-    route: str
-    due_text: str
-    overdue: bool
-    overdue_text: str
-    pieces_text: str
-    state_text: str
-    active: bool
-
-
-@dataclass(frozen=True)
-class TaskListVM:
-    title: str
-    rows: tuple[TaskRowVM, ...]
-    empty_text: str
-    logout_text: str
-
-
-@dataclass(frozen=True)
-class PieceVM:
-    text: str
-    done: bool
-
-
-@dataclass(frozen=True)
-class DetailVM:
-    task_id: str
-    title: str
-    state: str
-    state_text: str
-    from_label: str
-    source: str
-    to_label: str
-    destination: str
-    due_text: str
-    overdue: bool
-    pieces_title: str
-    pieces: tuple[PieceVM, ...]
-    info: tuple[str, ...]
-    next_text: str
-    can_accept: bool
-    can_complete: bool
-    can_report: bool
-    accept_text: str
-    complete_text: str
-    report_text: str
-    back_text: str
-
-
-@dataclass(frozen=True)
-class FeedbackVM:
-    ok: bool
-    headline: str  # both languages: understood at a glance whichever is chosen
-    message: str
-    serial: int  # grows with every new answer, so the UI beeps once per answer
-    auto_dismiss_s: float | None  # a wrong answer stays until the driver taps it
-
-
-@dataclass(frozen=True)
-class NoticeVM:
-    text: str
-    ok_text: str
-
-
-@dataclass(frozen=True)
-class ExceptionVM:
-    title: str
-    reasons: tuple[tuple[str, str], ...]
-    cancel_text: str
-
-
-@dataclass(frozen=True)
-class ViewModel:
-    screen: Screen
-    lang: Lang
-    status: StatusVM
-    login: LoginVM
-    tasks: TaskListVM
-    detail: DetailVM | None
-    exception: ExceptionVM
-    feedback: FeedbackVM | None
-    notice: NoticeVM | None
+    kind: Literal["logout", "report", "discard"]
+    reason: str = ""
 
 
 class Presenter:
-    def __init__(self, board: Any, *, online: Callable[[], bool] = lambda: False,
-                 waiting: Callable[[], int] | None = None, lang: Lang = "zh", tz: tzinfo | None = None):
+    def __init__(self, board: Any, *, link: Connectivity | None = None, lang: Lang = "zh", tz: tzinfo | None = None):
         self.board = board
-        self._online = online
-        self._waiting = waiting or board.unsent
+        self.link = link or Connectivity()
         self.lang: Lang = lang
         self.tz = tz
         self.screen: Screen = "tasks" if board.driver else "login"
@@ -160,11 +75,14 @@ class Presenter:
         self._badge = ""
         self._pin = ""
         self._focus: Literal["badge", "pin"] = "badge"
+        self._pad: Pad = "digits"
         self._login_msg = ("", False)
         self._busy = False
         self._feedback: FeedbackVM | None = None
         self._feedback_serial = 0
-        self._notices: list[Notice] = []
+        self._notices: list[Notice | ScanResult] = []  # the platform's, then refused actions
+        self._pending: _Pending | None = None
+        self._note = ""
         self._listeners: list[Callable[[ViewModel], None]] = []
         self._unsubscribe = board.subscribe(self._on_board_change)
 
@@ -179,7 +97,7 @@ class Presenter:
             self._unsubscribe = None
 
     def changed(self) -> None:
-        """Tell the screens to redraw (also called by the core when the link goes on/offline)."""
+        """Tell the screens to redraw (also called by the core when the connectivity changes)."""
         vm = self.view()
         for callback in list(self._listeners):
             callback(vm)
@@ -190,8 +108,10 @@ class Presenter:
             self.detail_id = None  # withdrawn by the platform while the driver looked at it
             if self.screen in ("detail", "exception"):
                 self.screen = "tasks"
+                if self._pending and self._pending.kind != "logout":
+                    self._pending = None
         if self.board.driver is None and self.screen != "login":
-            self.screen = "login"
+            self.screen, self._pending = "login", None
         self.changed()
 
     def _shown(self, task_id: str) -> bool:
@@ -206,16 +126,27 @@ class Presenter:
 
     def focus(self, field: Literal["badge", "pin"]) -> None:
         self._focus = field
+        if field == "pin":
+            self._pad = "digits"
         self.changed()
 
-    def key(self, digit: str) -> None:
-        """A key of the on-screen pad, into the focused field."""
-        if not (len(digit) == 1 and digit.isdigit()):
-            raise ValueError(f"not a pad digit: {digit!r}")
+    def toggle_pad(self) -> None:
+        """ABC <-> 123 on the login pad: badges such as "D0001" have letters; PINs never do."""
         if self._focus == "badge":
-            self._badge = (self._badge + digit)[:64]
+            self._pad = "letters" if self._pad == "digits" else "digits"
+            self.changed()
+
+    def key(self, char: str) -> None:
+        """A key of the on-screen pad, into the focused field."""
+        char = char.upper()
+        if not (len(char) == 1 and char in BADGE_CHARS):
+            raise ValueError(f"not a pad key: {char!r}")
+        if self._focus == "badge":
+            self._badge = (self._badge + char)[:BADGE_MAX]
+        elif char.isdigit():
+            self._pin = (self._pin + char)[:PIN_MAX]
         else:
-            self._pin = (self._pin + digit)[:PIN_MAX]
+            self._login_msg = (t("login.pin_digits", self.lang), True)
         self.changed()
 
     def backspace(self) -> None:
@@ -226,7 +157,7 @@ class Presenter:
         self.changed()
 
     def clear_login(self) -> None:
-        self._badge, self._pin, self._focus, self._login_msg = "", "", "badge", ("", False)
+        self._badge, self._pin, self._focus, self._pad, self._login_msg = "", "", "badge", "digits", ("", False)
         self.changed()
 
     async def login(self) -> LoginResult | None:
@@ -238,7 +169,7 @@ class Presenter:
             return None
         if len(self._pin) < 4:
             self._login_msg = (t("login.need_pin", self.lang), True)
-            self._focus = "pin"
+            self._focus, self._pad = "pin", "digits"
             self.changed()
             return None
         self._busy, self._login_msg = True, (t("login.busy", self.lang), False)
@@ -248,19 +179,49 @@ class Presenter:
         finally:
             self._busy = False
         self._pin = ""
+        if result.code in UNANSWERED or result.offline:
+            self.link.platform_unanswered()  # the bar and the login message now agree
+        else:
+            self.link.heard_platform()
         if result.ok:
-            self._badge, self._focus, self._login_msg = "", "badge", ("", False)
+            self._badge, self._focus, self._pad, self._login_msg = "", "badge", "digits", ("", False)
             self.screen = "tasks"
+        elif result.code in UNANSWERED:  # said in the status bar's words: one connectivity state
+            reach = self._status(self.link.snapshot()).reach_text
+            self._login_msg = (t(f"login.{result.code}", self.lang, reach=reach), True)
+            self._focus, self._pad = "pin", "digits"
         else:
             self._login_msg = (t("login.failed", self.lang, reason=self._msg(result)), True)
-            self._focus = "pin"
+            self._focus, self._pad = "pin", "digits"
         self.changed()
         return result
 
+    def ask_logout(self) -> None:
+        self._pending = _Pending("logout")
+        self.changed()
+
     async def logout(self) -> None:
         await self.board.logout()
-        self.screen, self.detail_id, self._feedback = "login", None, None
+        self.screen, self.detail_id, self._feedback, self._pending = "login", None, None, None
         self.changed()
+
+    # -- intents: confirms ----------------------------------------------------------------
+    async def confirm_yes(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        if pending.kind == "logout":
+            await self.logout()
+        elif pending.kind == "report":
+            await self.report_exception(pending.reason, self._note)
+        else:
+            self._note = ""
+            self.back()
+
+    def confirm_no(self) -> None:
+        if self._pending is not None:
+            self._pending = None
+            self.changed()
 
     # -- intents: tasks ---------------------------------------------------------------------
     def open_task(self, task_id: str) -> None:
@@ -268,55 +229,82 @@ class Presenter:
         if view is None:
             return
         if view.state in WORKING and (self.board.active is None or self.board.active.task_id != task_id):
-            self._show(self.board.select(task_id), quiet_ok=True)  # scans now apply to this one
+            self._answer(self.board.select(task_id))  # scans now apply to this one
         self.detail_id, self.screen = task_id, "detail"
         self.changed()
 
     def back(self) -> None:
+        if self.screen == "exception" and self._note.strip():
+            self._pending = _Pending("discard")  # the typed note would be lost
+            self.changed()
+            return
         self.screen = "detail" if self.screen == "exception" else "tasks"
         self.changed()
 
     async def accept(self) -> ScanResult | None:
         if self.detail_id is None:
             return None
-        return self._show(await self.board.accept(self.detail_id))
+        return self._answer(await self.board.accept(self.detail_id))
 
     async def complete(self) -> ScanResult:
         result = await self.board.complete()
         if result.ok:
             self.screen, self.detail_id = "tasks", None  # done: back to what is left to do
-        return self._show(result)
+        return self._answer(result)
 
     def open_exception(self) -> None:
         if self.detail_id is not None:
-            self.screen, self._feedback = "exception", None  # the driver has moved on from the last answer
+            self.screen, self._feedback, self._note = "exception", None, ""
             self.changed()
+
+    def set_note(self, text: str) -> None:
+        """The driver typed in the exception dialog's note field (kept for "other")."""
+        self._note = text[:500]
+
+    def choose_reason(self, reason: str) -> None:
+        """A reason button: reported only after the confirm."""
+        if reason not in REASONS:
+            raise ValueError(f"unknown exception reason {reason!r}")
+        self._pending = _Pending("report", reason)
+        self.changed()
 
     async def report_exception(self, reason: str, note: str = "") -> ScanResult:
         if reason not in REASONS:
             raise ValueError(f"unknown exception reason {reason!r}")
         result = await self.board.report_exception(reason, note)
         if result.ok:
-            self.screen = "detail"
-        return self._show(result)
+            self.screen, self._note = "detail", ""
+        return self._answer(result)
 
     async def scan(self, text: str, source: str = "wedge") -> ScanResult | None:
         """A barcode from the wedge or a serial scanner: a badge on the login screen, else a
-        label for the active task. Answers right/wrong at once."""
+        label for the active task. Answers right/wrong at once; a new scan replaces the last
+        answer, so a driver never has to put the scanner down to dismiss a wrong one."""
         text = text.strip()
         if not text:
             return None
         if self.screen == "login" or self.board.driver is None:
-            self._badge, self._focus, self._login_msg = text[:64], "pin", ("", False)
+            self._badge, self._focus, self._pad, self._login_msg = text[:BADGE_MAX], "pin", "digits", ("", False)
             self.changed()
             return None
         log.debug("scan from %s: %r", source, text)
         result = await self.board.scan(text)
+        if inspect.isawaitable(result):  # pragma: no cover - guards a sync/async API mix-up
+            raise TypeError("board answered with an awaitable where a result was expected")
         if result.task_id and self._shown(result.task_id):
             self.detail_id = result.task_id
             if self.screen != "exception":
                 self.screen = "detail"
-        return self._show(result, scanned=text[:64])
+        self._feedback_serial += 1
+        self._feedback = FeedbackVM(
+            ok=result.ok, headline=both("feedback.right" if result.ok else "feedback.wrong"),
+            message=self._msg(result),
+            scanned_text="" if result.ok else f"{t('feedback.scanned', self.lang)}: {text[:64]}",
+            expected_text="" if result.ok else f"{t('feedback.expected', self.lang)}: {self._expected(result)}",
+            continue_text="" if result.ok else t("feedback.continue", self.lang),
+            serial=self._feedback_serial, auto_dismiss_s=1.5 if result.ok else None)
+        self.changed()
+        return result
 
     def dismiss_feedback(self) -> None:
         if self._feedback is not None:
@@ -324,7 +312,7 @@ class Presenter:
             self.changed()
 
     def dismiss_notice(self) -> None:
-        if self._notices:
+        if self._notices and self.screen != "login":
             self._notices.pop(0)
             self.changed()
 
@@ -332,36 +320,85 @@ class Presenter:
     def _msg(self, result: ScanResult | LoginResult) -> str:
         return result.message_zh if self.lang == "zh" else result.message_en
 
-    def _show(self, result: ScanResult, quiet_ok: bool = False, scanned: str = "") -> ScanResult:
-        if inspect.isawaitable(result):  # pragma: no cover - guards a sync/async API mix-up
-            raise TypeError("board answered with an awaitable where a result was expected")
-        if not (quiet_ok and result.ok):
-            self._feedback_serial += 1
-            self._feedback = FeedbackVM(
-                ok=result.ok, headline=both("feedback.right" if result.ok else "feedback.wrong"),
-                message=self._msg(result) + (f"\n{scanned}" if scanned and not result.ok else ""),
-                serial=self._feedback_serial,
-                auto_dismiss_s=1.5 if result.ok else None)
+    def _answer(self, result: ScanResult) -> ScanResult:
+        """A button's outcome: the screen shows a success (the task moved on); a refusal
+        becomes a notice. Never the right/wrong overlay, which answers scans only."""
+        if not result.ok:
+            self._notices.append(result)
         self.changed()
         return result
+
+    def _expected(self, result: ScanResult) -> str:
+        """What the task's current step wants scanned, for a wrong answer."""
+        lang = self.lang
+        view = self.board.task(result.task_id) if result.task_id else self.board.active
+        if view is None:
+            return t("expect.choose_task", lang)
+        task, state = view.task, view.state
+        if state == "ASSIGNED":
+            return t("expect.accept", lang)
+        if state == "ACCEPTED":
+            return t("expect.source", lang, loc=task.source_location)
+        if state == "AT_SOURCE" and view.picked_count < task.pieces:
+            picked = set(view.picked)
+            left = [x for x in task.piece_labels if read_piece(x).key not in picked]
+            if left:
+                return t("expect.labels", lang, labels=", ".join(left[:2]) + (" …" if len(left) > 2 else ""))
+            return t("expect.awb", lang, awb=task.awb or task.task_id)
+        if state in ("AT_SOURCE", "PICKED"):
+            return t("expect.destination", lang, loc=task.destination)
+        if state == "DELIVERED":
+            return t("expect.complete", lang)
+        return t(f"state.{state}", lang)
 
     def _time(self, when: datetime) -> str:
         return when.astimezone(self.tz).strftime("%H:%M")
 
+    def _status(self, link: LinkState) -> StatusVM:
+        lang, driver = self.lang, self.board.driver
+        reach_key = {Reach.ONLINE: "status.online", Reach.PLATFORM_SILENT: "status.platform_silent",
+                     Reach.OFFLINE: "status.offline"}[link.reach]
+        return StatusVM(
+            reach=str(link.reach), reach_text=t(reach_key, lang),
+            waiting=link.waiting, waiting_text=t("status.waiting", lang, n=link.waiting),
+            contact_text=contact_text(link.contact_age_s, lang),
+            driver_text=(driver.name or driver.badge) if driver else t("status.no_driver", lang),
+            lang_button=t("lang.switch", lang))
+
+    def _notice(self) -> NoticeVM | None:
+        if not self._notices or self.screen == "login":
+            return None  # kept for the driver who logs in; they would only cover the pad
+        lang, n = self.lang, self._notices[0]
+        if isinstance(n, ScanResult):
+            text = self._msg(n)
+        else:
+            key = {"notice_reassigned": "notice.reassigned", "notice_assigned": "notice.assigned"}.get(
+                n.code, "notice.cancelled")
+            text = t(key, lang, task=n.task_id) + (f"\n{platform_text(n.note, lang)}" if n.note else "")
+        return NoticeVM(text=text, ok_text=t("notice.ok", lang))
+
+    def _confirm(self) -> ConfirmVM | None:
+        pending, lang = self._pending, self.lang
+        if pending is None:
+            return None
+        if pending.kind == "report":
+            question = t("confirm.report", lang, reason=t(f"reason.{pending.reason}", lang))
+        else:
+            question = t(f"confirm.{pending.kind}", lang)
+        return ConfirmVM(kind=pending.kind, question=question, yes_text=t(f"confirm.yes_{pending.kind}", lang),
+                         no_text=t("confirm.no", lang))
+
     def view(self) -> ViewModel:
         lang = self.lang
         driver = self.board.driver
-        waiting = int(self._waiting())
-        online = bool(self._online())
-        status = StatusVM(
-            online=online, online_text=t("status.online" if online else "status.offline", lang),
-            waiting=waiting, waiting_text=t("status.waiting", lang, n=waiting),
-            driver_text=(driver.name or driver.badge) if driver else t("status.no_driver", lang),
-            lang_button=t("lang.switch", lang))
+        link = self.link.snapshot()
+        hint_key = {Reach.ONLINE: "login.hint", Reach.PLATFORM_SILENT: "login.hint_silent",
+                    Reach.OFFLINE: "login.hint_offline"}[link.reach]
         login = LoginVM(
             title=t("login.title", lang), badge_label=t("login.badge", lang), badge=self._badge,
-            pin_label=t("login.pin", lang), pin_mask="●" * len(self._pin), focus=self._focus,
-            hint=t("login.hint", lang), message=self._login_msg[0], message_is_error=self._login_msg[1],
+            pin_label=t("login.pin", lang), pin_mask="●" * len(self._pin), focus=self._focus, pad=self._pad,
+            pad_toggle_text=t("login.pad_digits" if self._pad == "letters" else "login.pad_letters", lang),
+            hint=t(hint_key, lang), message=self._login_msg[0], message_is_error=self._login_msg[1],
             busy=self._busy, ok_text=t("login.ok", lang), clear_text=t("login.clear", lang))
         views = self.board.tasks() if driver else []
         active = self.board.active.task_id if driver and self.board.active else None
@@ -375,17 +412,10 @@ class Presenter:
             screen = "tasks"
         exception = ExceptionVM(title=t("exception.title", lang),
                                 reasons=tuple((r, t(f"reason.{r}", lang)) for r in REASONS),
-                                cancel_text=t("exception.cancel", lang))
-        notice = None
-        if self._notices:
-            n = self._notices[0]
-            key = {"notice_reassigned": "notice.reassigned", "notice_assigned": "notice.assigned"}.get(
-                n.code, "notice.cancelled")
-            text = t(key, lang, task=n.task_id) + (f"\n{n.note}" if n.note else "")
-            notice = NoticeVM(text=text, ok_text=t("notice.ok", lang))
-        feedback = self._feedback
-        return ViewModel(screen=screen, lang=lang, status=status, login=login, tasks=tasks, detail=detail,
-                         exception=exception, feedback=feedback, notice=notice)
+                                cancel_text=t("exception.cancel", lang), note_hint=t("reason.other", lang) + " …")
+        return ViewModel(screen=screen, lang=lang, status=self._status(link), login=login, tasks=tasks,
+                         detail=detail, exception=exception, feedback=self._feedback, notice=self._notice(),
+                         confirm=self._confirm())
 
     def _row(self, v: TaskView, active: str | None) -> TaskRowVM:
         lang, task = self.lang, v.task
@@ -407,23 +437,40 @@ class Presenter:
         if task.notes:
             info.append(task.notes)
         is_active = task.task_id == active
+        to_destination = v.state in HEADING_TO_DESTINATION
+        source = (t("detail.go_source", lang), t("detail.from", lang), task.source_location)
+        dest = (t("detail.go_destination", lang), t("detail.to", lang), task.destination)
+        (target_label, _, target), (_, other_label, other) = (dest, source) if to_destination else (source, dest)
         return DetailVM(
             task_id=task.task_id, title=f"{t(f'kind.{task.kind}', lang)} · {task.task_id}",
             state=v.state, state_text=t(f"state.{v.state}", lang),
-            from_label=t("detail.from", lang), source=task.source_location,
-            to_label=t("detail.to", lang), destination=task.destination,
+            source=task.source_location, destination=task.destination,
+            target_label=target_label, target=target,
+            other_label=other_label, other=other,
             due_text=t("detail.due", lang, t=self._time(task.due_by)), overdue=v.overdue,
             pieces_title=t("detail.pieces", lang, picked=min(v.picked_count, task.pieces), total=task.pieces),
             pieces=_pieces(v, lang), info=tuple(info), next_text=t(_next_step(v.state), lang),
             can_accept=v.state == "ASSIGNED", can_complete=v.state == "DELIVERED" and is_active,
             can_report=v.state in WORKING and is_active,
-            accept_text=t("detail.accept", lang), complete_text=t("next.done", lang),
+            accept_text=t("detail.accept", lang), complete_text=t("detail.complete", lang),
             report_text=t("detail.exception", lang), back_text=t("detail.back", lang))
+
+
+def contact_text(age_s: float | None, lang: Lang) -> str:
+    """The age of the last platform contact, in steps a driver can read at a glance (it changes
+    at most once a minute, so the bar is not redrawn every second)."""
+    if age_s is None:
+        return t("status.contact_never", lang)
+    if age_s < 60:
+        return t("status.contact_now", lang)
+    if age_s < 3600:
+        return t("status.contact_min", lang, n=int(age_s // 60))
+    return t("status.contact_h", lang, n=min(int(age_s // 3600), 99))
 
 
 def _next_step(state: str) -> str:
     return {"ASSIGNED": "next.accept", "ACCEPTED": "next.source", "AT_SOURCE": "next.piece",
-            "PICKED": "next.destination", "DELIVERED": "next.done", "COMPLETED": "next.done",
+            "PICKED": "next.destination", "DELIVERED": "next.confirm", "COMPLETED": "next.done",
             "EXCEPTION": "next.exception"}.get(state, "next.closed")
 
 

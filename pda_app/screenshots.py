@@ -19,14 +19,19 @@ from pda_app import headless
 
 #: (file stem, what it shows); the docs list them in this order
 SHOTS = (
+    ("login-silent", "login while the broker is up but the platform does not answer"),
+    ("login-letters", "login: the letter pad (ABC) for badges such as D0001"),
     ("login", "login: badge scanned, PIN being typed on the pad"),
     ("tasks", "task list: overdue first (red), then priority, then due-by"),
-    ("detail", "task detail: new task, waiting to be accepted"),
+    ("confirm-logout", "log out asks first"),
+    ("detail", "task detail: new task, waiting to be accepted; the source is the big text"),
     ("detail-picking", "task detail: at the source, one piece ticked"),
     ("right", "scan feedback: right piece"),
-    ("wrong", "scan feedback: wrong piece, with the reason"),
+    ("wrong", "scan feedback: wrong piece: what was scanned, what was expected, how to go on"),
+    ("detail-delivering", "task detail: all picked, the destination is now the big text"),
     ("exception", "exception dialog: reason codes as big buttons"),
-    ("notice", "a task cancelled by the platform mid-way"),
+    ("confirm-report", "a reason is reported only after its confirm"),
+    ("notice", "a task cancelled by the platform mid-way, its reason code translated"),
 )
 
 
@@ -62,16 +67,33 @@ async def walk(app, demo, lang: str, out: Path) -> list[Path]:
     async def shot(stem):
         shots.append(await capture(app, out / f"{stem}-{lang}.png"))
 
+    while p.view().notice:  # the three tasks' "new task" notices
+        p.dismiss_notice()
+    demo.platform.silent = True  # the platform's outage, behind a working broker
+    await p.scan("D-99999", source="wedge")
+    for d in demo.pin:
+        p.key(d)
+    await p.login()
+    await shot("login-silent")
+    demo.platform.silent = False
+    p.link.heard_platform()  # the platform is back (a command arrived)
+    p.clear_login()
+    p.toggle_pad()
+    p.key("D")
+    await shot("login-letters")
+    p.clear_login()
     await p.scan(demo.badge, source="wedge")
     for d in demo.pin[:3]:
         p.key(d)
     await shot("login")
     p.key(demo.pin[3])
     await p.login()
-    p.dismiss_notice()
     while p.view().notice:
         p.dismiss_notice()
     await shot("tasks")
+    p.ask_logout()
+    await shot("confirm-logout")
+    p.confirm_no()
     p.open_task(demo.task_id)
     await shot("detail")
     await p.accept()
@@ -83,9 +105,14 @@ async def walk(app, demo, lang: str, out: Path) -> list[Path]:
     await shot("right")
     await p.scan(demo.wrong_piece)
     await shot("wrong")
+    await p.scan(demo.pieces[2])
     p.dismiss_feedback()
+    await shot("detail-delivering")
     p.open_exception()
     await shot("exception")
+    p.choose_reason("damaged")
+    await shot("confirm-report")
+    p.confirm_no()
     p.back()
     await demo.cancel_active()
     await shot("notice")

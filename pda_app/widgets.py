@@ -1,5 +1,8 @@
 """Kivy building blocks with the PDA look: flat coloured boxes, big text, big buttons.
 
+Text never wraps on its own: Kivy breaks Chinese anywhere ("已到取货/位"), so a label keeps
+the lines it is given (split on "\\n" by the presenter) and shrinks its font until they fit its
+box. A box therefore never grows past the space its layout gave it, whatever the language.
 Widgets show what they are given; they hold no task logic and never call the board.
 """
 
@@ -7,12 +10,15 @@ from __future__ import annotations
 
 from kivy.graphics import Color, Rectangle
 from kivy.metrics import dp, sp
+from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
 from kivy.uix.label import Label
 
 from pda_app import theme
 from pda_app.fonts import FONT_NAME
+
+LINE = 1.4  # line height as a multiple of the font size
 
 
 def paint(widget, rgba) -> None:
@@ -32,29 +38,55 @@ def repaint(widget, rgba) -> None:
     widget._bg_colour.rgba = rgba
 
 
-class Text(Label):
-    """A label that wraps to its width and grows to its text's height."""
+def line_height(size: float, lines: int = 1) -> float:
+    return sp(size) * LINE * lines + dp(theme.PAD)
 
-    def __init__(self, text="", size=theme.FONT_M, color=theme.WHITE, bold=False, halign="left", lines=None, **kw):
+
+class Fits:
+    """Shrink the font until the text fits the widget (no wrapping). Mixed into Label/Button."""
+
+    margin = theme.PAD
+
+    def _fit_init(self, size: float) -> None:
+        self.max_font = sp(size)
+        self._fitted = None
+        self.bind(text=self._fit, size=self._fit)
+
+    def set(self, text: str) -> None:
+        """Change the text only when it changed (a label's texture is rebuilt on every set)."""
+        if self.text != text:
+            self.text = text
+
+    def _fit(self, *_):
+        key = (self.text, self.width, self.height)
+        if key == self._fitted or self.width <= 1:
+            return
+        self._fitted = key
+        room_w, room_h = self.width - dp(self.margin), self.height - dp(self.margin / 2)
+        self.text_size = (None, None)
+        self.font_size = self.max_font
+        if self.text:
+            self.texture_update()
+            w, h = self.texture_size
+            scale = min(1.0, room_w / max(w, 1), room_h / max(h, 1))
+            if scale < 1.0:
+                self.font_size = max(1.0, int(self.max_font * scale * 0.98))
+        self.text_size = (max(room_w, 1), max(room_h, 1))  # for halign/valign; it fits, so no wrap
+
+
+class Text(Fits, Label):
+    """A label of a fixed number of lines, its font shrunk to fit."""
+
+    def __init__(self, text="", size=theme.FONT_M, color=theme.WHITE, bold=False, halign="left", lines=1, **kw):
+        kw.setdefault("size_hint_y", None)
         super().__init__(text=text, font_name=FONT_NAME, font_size=sp(size), color=color, bold=bold,
-                         halign=halign, valign="middle", size_hint_y=None, **kw)
-        if lines:
-            # a title: fixed height and no wrapping. Kivy cannot break Chinese text (no spaces)
-            # and drew nothing when the first layout gave it a narrow width.
-            self.height = sp(size) * 1.4 * lines + dp(theme.PAD)
-        else:
-            self.bind(width=self._wrap, texture_size=self._grow)
-            self._wrap()
-            self._grow()  # an empty label never updates its texture size: start small
-
-    def _wrap(self, *_):
-        self.text_size = (self.width - dp(2 * theme.PAD), None)
-
-    def _grow(self, *_):
-        self.height = max(self.texture_size[1] + dp(theme.PAD), dp(8)) if self.text else dp(8)
+                         halign=halign, valign="middle", **kw)
+        if kw["size_hint_y"] is None:
+            self.height = line_height(size, lines)
+        self._fit_init(size)
 
 
-class BigButton(Button):
+class BigButton(Fits, Button):
     """A flat button at least TOUCH_MIN high; `name` is what tests press it by."""
 
     def __init__(self, text="", name="", fill=theme.YELLOW, ink=theme.BLACK, size=theme.FONT_L,
@@ -65,7 +97,7 @@ class BigButton(Button):
                          background_normal="", background_down="", background_color=fill,
                          height=dp(max(height, theme.TOUCH_MIN)), valign="middle", **kw)
         self.name = name
-        self.bind(size=lambda *_: setattr(self, "text_size", (self.width - dp(theme.PAD), None)))
+        self._fit_init(size)
 
 
 class Band(BoxLayout):
@@ -76,3 +108,12 @@ class Band(BoxLayout):
         kw.setdefault("spacing", dp(theme.PAD))
         super().__init__(**kw)
         paint(self, fill)
+
+
+class TapBand(ButtonBehavior, Band):
+    """A band that is pressed as a whole (an overlay dismissed by a tap anywhere on it)."""
+
+    def __init__(self, name: str, **kw):
+        super().__init__(**kw)
+        self.name = name
+

@@ -19,26 +19,37 @@ headless.configure_window()
 from kivy.core.window import Window  # noqa: E402
 from kivy.metrics import dp  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
+from kivy.uix.behaviors import ButtonBehavior  # noqa: E402
 from kivy.uix.label import Label  # noqa: E402
 
 from pda_app.app import PdaApp  # noqa: E402
 from pda_app.demo import make_demo  # noqa: E402
+from pda_app.haptics import RIGHT_MS, WRONG_MS  # noqa: E402
 from pda_app.screenshots import frames  # noqa: E402
 
 failures: list[str] = []
+buzzes: list[tuple[int, ...]] = []
+
+
+class Recorded:
+    """The vibration hook's seam: what the app asked the motor to do."""
+
+    def pulse(self, pattern_ms):
+        buzzes.append(pattern_ms)
+
 steps: list[str] = []
 
 
 def visible(app):
     """Widgets on screen now: status bar, current screen, overlays."""
-    roots = [app.status, app.manager.current_screen] + [w for w in (app.feedback, app.notice) if w.parent]
+    roots = [app.status, app.manager.current_screen] + [w for w in (app.confirm, app.notice, app.feedback) if w.parent]
     for root in roots:
         yield from root.walk()
 
 
 def find(app, name):
     for w in visible(app):
-        if getattr(w, "name", None) == name and isinstance(w, Label):
+        if getattr(w, "name", None) == name and isinstance(w, Label | ButtonBehavior) and not w.disabled:
             return w
     raise LookupError(f"no widget {name!r} on screen {app.manager.current}")
 
@@ -86,7 +97,11 @@ def expect(app, step, *needles, absent=()):
 async def script(app, demo):
     try:
         await settle(app)
-        expect(app, "start on login", "司机登录", "在线", "未登录")
+        expect(app, "start on login", "司机登录", "在线", "未登录", "平台 刚刚", "待上传 3")
+        for key in ("pad-letters", "key-D", "pad-digits", "key-0", "key-0", "key-0", "key-1"):
+            await tap(app, key)
+        expect(app, "badge keyed with letters", "D0001")
+        await tap(app, "key-clear")
         await wedge(app, demo.badge)
         expect(app, "badge scanned by wedge", demo.badge)
         for digit in demo.pin:
@@ -101,15 +116,14 @@ async def script(app, demo):
             failures.append(f"overdue task not first and marked: {[r.text for r in rows]}")
         await tap(app, "task-T-1042")
         expect(app, "detail", "A-03-12-2", "BAY-07", "接受任务", "第 3 件")
-        if app.screens["detail"].source.font_size < dp(60):
-            failures.append("source location is not in very large type")
+        if app.screens["detail"].target.font_size < dp(60) or app.screens["detail"].target.text != demo.source:
+            failures.append("the source location is not in very large type")
         await tap(app, "accept")
-        expect(app, "accepted", "正确 / Right", "请前往取货库位")
-        await tap(app, "feedback")
+        expect(app, "accepted: no right/wrong for a button", "请扫描取货位标签", absent=("正确 / Right",))
         await wedge(app, "B-01-04-1")
-        expect(app, "wrong location", "错误 / Wrong", "库位错误")
-        await tap(app, "feedback")
-        await wedge(app, demo.source)
+        expect(app, "wrong location", "错误 / Wrong", "库位错误", "扫描: B-01-04-1", "应扫: 库位 A-03-12-2",
+               "点击任意处或扫下一个继续")
+        await wedge(app, demo.source)  # the next scan replaces the wrong answer
         expect(app, "at source", "正确 / Right", "已到取货位")
         await tap(app, "feedback")
         await wedge(app, demo.pieces[0])
@@ -123,11 +137,13 @@ async def script(app, demo):
         await wedge(app, demo.pieces[1])
         await wedge(app, demo.pieces[2])
         expect(app, "all picked", "货物 3/3", "✓ 第 3 件", "请扫描目的地标签")
+        if app.screens["detail"].target.text != demo.destination:
+            failures.append("after pickup the destination is not the large text")
         await wedge(app, demo.destination)
         expect(app, "delivered", "已送达")
         await tap(app, "complete")
-        expect(app, "completed", "任务完成", "我的任务 (2)", absent=("T-1042",))
-        await tap(app, "feedback")
+        expect(app, "completed", "我的任务 (2)", absent=("T-1042",))
+        await tap(app, "feedback")  # the destination scan's answer, if it has not closed itself yet
         await tap(app, "lang")
         expect(app, "english", "My tasks (2)", "Online", "中文")
         await tap(app, "task-T-1045")
@@ -135,10 +151,23 @@ async def script(app, demo):
         await tap(app, "report")
         expect(app, "exception dialog", "Report a problem", "Damaged", "Count mismatch")
         await tap(app, "reason-damaged")
-        expect(app, "exception reported", "Exception reported", "Problem reported")
+        expect(app, "exception confirm", "Report a problem: Damaged?", "Go back")
+        await tap(app, "confirm-no")
+        if demo.board.task("T-1045").state != "ACCEPTED":
+            failures.append("a reason was reported without its confirm")
+        await tap(app, "reason-damaged")
+        await tap(app, "confirm-yes")
+        expect(app, "exception reported", "Problem reported")
         small = [w.name for w in visible(app) if getattr(w, "name", "") and w.height < dp(48)]
         if small:
             failures.append(f"touch targets under 48 dp: {small}")
+        await tap(app, "back")
+        await tap(app, "logout")
+        expect(app, "logout confirm", "Log out?")
+        await tap(app, "confirm-yes")
+        expect(app, "logged out", "Driver login", "Not logged in")
+        if buzzes[:2] != [WRONG_MS, RIGHT_MS]:  # wrong location, then the right one
+            failures.append(f"vibration patterns not as answered: {buzzes}")
         states = [(e.body.task_id, e.body.state) for e in demo.recorder.sent if e.type == "task_update"]
         mine = [s for tid, s in states if tid == "T-1042"]
         if mine != ["ASSIGNED", "ACCEPTED", "AT_SOURCE", "PICKED", "DELIVERED", "COMPLETED"]:
@@ -151,7 +180,7 @@ async def script(app, demo):
 
 async def main():
     demo = await make_demo(WORK / "board")
-    app = PdaApp(demo.presenter, sound_dir=WORK / "sounds")
+    app = PdaApp(demo.presenter, sound_dir=WORK / "sounds", vibrator=Recorded())
     await asyncio.gather(app.async_run(async_lib="asyncio"), script(app, demo))
     await demo.close()
 

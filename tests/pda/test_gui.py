@@ -28,6 +28,17 @@ def test_driver_walks_a_whole_task_with_touches_and_wedge_scans(tmp_path):
     assert proc.returncode == 0
 
 
+def test_every_screen_fits_its_box_with_the_longest_texts_in_both_languages(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "tests/pda/layout_walk.py"), str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    lines = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+    assert lines, f"no report from the layout walk: rc={proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    report = json.loads(lines[-1])
+    assert report["problems"] == []
+    assert len(report["checked"]) > 150  # every screen, dialog and answer, twice
+    assert proc.returncode == 0
+
+
 def test_screenshots_render_every_screen_in_both_languages_without_tofu(tmp_path):
     out = tmp_path / "shots"
     proc = subprocess.run([sys.executable, "-m", "pda_app.screenshots", "--out", str(out)],
