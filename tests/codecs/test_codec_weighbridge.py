@@ -6,7 +6,7 @@ import pytest
 from codec_specs import TOLEDO_SHORT_VECTORS, TOLEDO_VECTORS, YAOHUA_VECTORS, toledo_bytes
 
 from agent.codecs.base import Garbled
-from agent.codecs.toledo import ToledoDecoder, encode_toledo
+from agent.codecs.toledo import ToledoDecoder, UnitRefused, encode_toledo
 from agent.codecs.yaohua import YaohuaDecoder, encode_yaohua
 
 
@@ -25,9 +25,43 @@ def test_toledo_encoder_refuses_what_no_indicator_sends():
     with pytest.raises(ValueError):
         encode_toledo(1_000_000)
     with pytest.raises(ValueError):
-        encode_toledo(1, unit="t")
+        encode_toledo(1, unit="oz")
     with pytest.raises(ValueError):
         encode_toledo(1, decimal_code=8)
+
+
+# Status word C bits 0-2 name the unit when it is neither kg nor lb (frames built by hand:
+# SWA 0x2C = count by 1, decimal code 4 (XXXX.XX); SWB 0x30 = gross, stable, kg bit set).
+def test_toledo_metric_tons_in_status_word_c_are_tons_not_kg():
+    (frame,) = ToledoDecoder().feed(toledo_bytes(b"\x02\x2c\x30\x22002845000000\r"))
+    assert (frame.value, frame.unit, frame.stable) == (28.45, "t", True)
+
+
+def test_toledo_grams_in_status_word_c():
+    (frame,) = ToledoDecoder().feed(toledo_bytes(b"\x02\x2a\x30\x21001250000000\r"))
+    assert (frame.value, frame.unit) == (1250.0, "g")
+
+
+def test_toledo_kg_or_lb_when_status_word_c_says_so():
+    kg, lb = ToledoDecoder().feed(toledo_bytes(b"\x02\x2a\x30\x20028450000000\r")
+                                  + toledo_bytes(b"\x02\x2a\x20\x20032480000000\r"))
+    assert (kg.value, kg.unit, lb.value, lb.unit) == (28450.0, "kg", 32480.0, "lb")
+
+
+@pytest.mark.parametrize("code", [3, 4, 5, 6, 7])
+def test_toledo_units_outside_the_contract_are_refused_not_guessed(code):
+    raw = toledo_bytes(b"\x02\x2a\x30" + bytes([0x20 | code]) + b"028450000000\r")
+    good = toledo_bytes(b"\x02\x2a\x30\x20028450000000\r")
+    refused, after = ToledoDecoder().feed(raw + good)
+    assert isinstance(refused, UnitRefused) and refused.unit_code == code and refused.raw == raw
+    assert "not a unit of the contract" in refused.reason
+    assert (after.value, after.unit) == (28450.0, "kg"), "the next frame must decode as usual"
+
+
+def test_toledo_encoder_writes_the_unit_code_the_decoder_reads():
+    for unit, value in (("t", 28.45), ("g", 1250.0), ("kg", 28450.0), ("lb", 32480.0)):
+        (frame,) = ToledoDecoder().feed(encode_toledo(value, unit=unit, dp=2 if unit == "t" else 0))
+        assert (frame.value, frame.unit) == (value, unit)
 
 
 def test_toledo_counts_by_hundreds_with_code_0():
