@@ -71,18 +71,26 @@ class SsiScanner(_SerialDevice):
     ack_timeout_s: float = Field(default=2.0, gt=0)
 
 
-class ToledoIndicator(_SerialDevice):
+class _Indicator(_SerialDevice):
+    deadband_kg: float = Field(default=20.0, ge=0, description=(
+        "a stable reading is a new weight event only when it moved more than this from the last one "
+        "sent (an idle scale's noise is not an event); 0 = every change"))
+
+
+class ToledoIndicator(_Indicator):
     """Mettler Toledo continuous output weighbridge indicator."""
 
     kind: Literal["toledo"]
     short_format: bool = False
 
 
-class YaohuaIndicator(_SerialDevice):
+class YaohuaIndicator(_Indicator):
     """Yaohua XK3190-A9 continuous mode weighbridge indicator (no motion flag)."""
 
     kind: Literal["yaohua"]
-    unit: Literal["kg", "t"] = "kg"
+    unit: Literal["kg", "t"] = Field(default="kg", description=(
+        "what the indicator is set to show (the frame does not say); only the contract's units that a "
+        "weighbridge shows are accepted, so a reading is never published in a unit it is not in"))
     stable_readings: int = Field(default=5, ge=2, description="N readings within +-division ...")
     stable_window_s: float = Field(default=1.0, gt=0, description="... over T seconds")
     division: float = Field(default=20.0, gt=0, description="one scale division in the reported unit")

@@ -18,12 +18,19 @@ class Scan(Strict):
     barcode_type: str | None = Field(default=None, description="e.g. 'code128', 'gs1_datamatrix'")
 
 
+WeightUnit = Literal["kg", "lb", "t", "g"]
+#: kilograms per unit, for every unit a Weight may carry
+KG_PER_UNIT: dict[str, float] = {"kg": 1.0, "t": 1000.0, "lb": 0.45359237, "g": 0.001}
+
+
 class Weight(Strict):
-    """One weighbridge reading (sent when it becomes stable, and on change)."""
+    """One weighbridge reading, in the unit the indicator shows (see docs/platform-integration.md,
+    "Weights": sent on the first reading, when stable changes, and when a stable reading moves
+    more than the device's deadband)."""
 
     device: str
     value: float
-    unit: Literal["kg", "lb", "t", "g"]
+    unit: WeightUnit
     mode: Literal["gross", "net"]
     stable: bool
     tare: float | None = None

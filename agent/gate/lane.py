@@ -31,7 +31,7 @@ from typing import Any
 
 from agent.clock import Clock
 from agent.config.model import GateSection
-from agent.contract.devices import CameraRead, Weight
+from agent.contract.devices import KG_PER_UNIT, CameraRead, Weight
 from agent.contract.envelope import new_id
 from agent.contract.gate import ContainerRead, Decision, GateTransaction, LaneEvent, VerifyRequest
 from agent.gate import events as ev
@@ -271,5 +271,4 @@ def _unique(items: Any) -> list[str]:
 
 
 def _kg(weight: Weight) -> float:
-    factor = {"kg": 1.0, "t": 1000.0, "lb": 0.45359237, "g": 0.001}[weight.unit]
-    return round(weight.value * factor, 3)
+    return round(weight.value * KG_PER_UNIT[weight.unit], 3)

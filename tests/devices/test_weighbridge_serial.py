@@ -104,3 +104,46 @@ def test_garbage_in_the_weight_stream_is_counted_and_frames_after_it_decode(tmp_
     driver = asyncio.run(main())
     assert driver.counters["garbled_bytes"] >= 40
     assert driver.counters["errors"] == 0
+
+
+def test_an_idle_scale_flickering_by_one_division_makes_no_events_within_the_deadband(tmp_path):
+    """The simulated lane's idle scale shows 0 and 10 kg in turn: with the default 20 kg
+    deadband that is one event (the first reading), not one per flicker."""
+    async def run(deadband_kg: float) -> tuple[int, list[Weight]]:
+        stub = ToledoIndicator(rate_hz=25, division=10, noise_divisions=1, unit="kg")
+        sink = RecordingSink()
+        with VirtualSerial(stub, directory=tmp_path, name=f"scale-{deadband_kg:g}") as line:
+            driver = ToledoDriver(toledo("scale-1", line.path, deadband_kg=deadband_kg), sink)
+            async with supervised(driver):
+                await sink.until(lambda: driver.counters["frames"] >= 40, "a stream of idle frames")
+        return driver.counters["frames"], sink.weights("scale-1")
+
+    frames, weights = asyncio.run(run(20.0))
+    assert len(weights) == 1 and weights[0].value in (0, 10), weights
+    _, noisy = asyncio.run(run(0.0))
+    assert len(noisy) > 5, "with no deadband the flicker should be events (else this test proves nothing)"
+
+
+def test_a_toledo_in_tons_is_published_in_tons_and_a_unit_outside_the_contract_is_refused(tmp_path):
+    stub = ToledoIndicator(rate_hz=20, settle_s=0.2, unit="t", dp=2, division=0.01)
+
+    async def main():
+        sink = RecordingSink()
+        with VirtualSerial(stub, directory=tmp_path, name="scale-t") as line:
+            driver = ToledoDriver(toledo("scale-t", line.path), sink)
+            async with supervised(driver):
+                stub.set_load(28.45)
+                await sink.until(_settled_at(sink, "scale-t", 28.45), "stable 28.45 t")
+                # a frame in long tons (SWC unit code 6), by hand: refused and counted, never published
+                line.inject(toledo_frame(b"\x02\x2c\x30\x26002845000000\r"))
+                await sink.until(lambda: driver.counters["unit_refused"] >= 1, "the long-ton frame counted")
+        return driver, sink.weights("scale-t")
+
+    driver, weights = asyncio.run(main())
+    assert weights[-1] == Weight(device="scale-t", value=28.45, unit="t", mode="gross", stable=True, tare=0)
+    assert all(w.unit == "t" for w in weights)
+    assert driver.counters["unit_refused"] == 1 and driver.counters["garbled"] == 0
+
+
+def toledo_frame(body: bytes) -> bytes:
+    return body + bytes([(-sum(b & 0x7F for b in body)) & 0x7F])
