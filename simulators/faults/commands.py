@@ -24,6 +24,13 @@ HARMLESS = {
     "gate": ("lane_mode", {"lane": "no-such-lane", "mode": "auto"}),
     "pda": ("task_cancel", {"task_id": "T-NO-SUCH-TASK", "reason": "cancelled", "note": "fault injection"}),
 }
+#: more commands of the role, each refused by its handler (another lane's), so every answer
+#: channel of the role carries a refusal
+ALSO = {
+    "gate": [("barrier_open", {"lane": "no-such-lane", "reason": "fault injection", "operator": "nobody"}),
+             ("reread", {"lane": "no-such-lane"})],
+    "pda": [],
+}
 
 
 def _command(site: str, node: str, name: str, body: dict, *, cid: str | None = None, to_node: str | None = None,
@@ -49,6 +56,8 @@ async def bad_commands(publish, site: str, node: str, role: str, *, pause_s: flo
         ("reply_to outside the node", name,
          _command(site, node, name, body, reply_to=str(Topic(site, "someone-else", Kind.RES, name)))),
     ]
+    sent += [("refused by the handler", other, _command(site, node, other, other_body))
+             for other, other_body in ALSO[role]]
     twice = _command(site, node, name, body, cid=new_id())
     sent.append(("refused by the handler", name, twice))
     for _what, command, payload in sent:
