@@ -25,13 +25,36 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+try:
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+except ModuleNotFoundError:  # a venv made before the dependency: count nothing, serve nothing
+    CollectorRegistry = None
 
 log = logging.getLogger(__name__)
 
-REGISTRY = CollectorRegistry(auto_describe=True)
+
+class _Uncounted:
+    """Stands in for an instrument when prometheus_client is not installed (a stale venv);
+    `MetricsServer` then refuses to start, so no one reads these."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        pass
+
+    def labels(self, *values: str) -> _Uncounted:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def observe(self, value: float) -> None:
+        pass
+
+
+if CollectorRegistry is None:
+    REGISTRY = None
+    Counter = Histogram = _Uncounted  # noqa: N806
+else:
+    REGISTRY = CollectorRegistry(auto_describe=True)
 
 # -- counted where they happen (one line each) -------------------------------------------------
 PUBLISHES = Counter("portedge_publishes", "outbox records handed to the broker (QoS 1)", registry=REGISTRY)
@@ -139,6 +162,8 @@ class NodeCollector:
 
     def collect(self):
         for name, kind, help_text, labels, read in SAMPLES:
+            from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
             family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, help_text, labels=labels)
             try:
                 for values, value in read(self.node):
@@ -167,6 +192,8 @@ class MetricsServer:
     READ_TIMEOUT_S = 5.0
 
     def __init__(self, node: Any, host: str, port: int, redact: Callable[[str], str] = lambda s: s):
+        from prometheus_client import CollectorRegistry  # ModuleNotFoundError: explained by the CLI
+
         self.node, self.host, self.port, self.redact = node, host, port, redact
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(NodeCollector(node))
@@ -185,6 +212,8 @@ class MetricsServer:
             self._server = None
 
     def render(self) -> bytes:
+        from prometheus_client.exposition import generate_latest
+
         return generate_latest(self.registry) + generate_latest(REGISTRY)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -200,7 +229,7 @@ class MetricsServer:
             if method != "GET":
                 await self._answer(writer, 405, "text/plain", b"GET only\n")
             elif path == "/metrics":
-                await self._answer(writer, 200, CONTENT_TYPE_LATEST, self.render())
+                await self._answer(writer, 200, "text/plain; version=0.0.4; charset=utf-8", self.render())
             elif path == "/healthz":
                 h = health(self.node)
                 body = self.redact(json.dumps(h, ensure_ascii=False)).encode() + b"\n"
