@@ -29,6 +29,10 @@ class ConfigError(LocalError, ValueError):
         super().__init__("\n".join(f"{file}: {key}: {reason}" for key, reason in problems))
 
 
+class UsageError(LocalError):
+    """A command was given arguments it cannot work with (the CLI exits 2)."""
+
+
 class StorageFullError(LocalError):
     """The outbox cannot take more transactional records (cap reached or disk full)."""
 

@@ -6,7 +6,8 @@ period in $WATCHDOG_USEC, `STOPPING=1` on the way down, `STATUS=...` for `system
 The watchdog is sent from the node's own event loop, so a loop that hangs stops the pings and
 systemd restarts the service. Without $NOTIFY_SOCKET every call does nothing.
 
-Never: raise because the manager went away (a lost datagram is not the node's failure).
+Never: raise because the manager went away (a lost datagram is not the node's failure), or
+block the loop on a manager that does not read (sends are non-blocking).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Notifier:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                # never wait on the manager: a full queue must not block the node's loop
+                sock.setblocking(False)
                 sock.sendto("\n".join(fields).encode(), self.address)
             return True
         except OSError as err:

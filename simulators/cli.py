@@ -8,33 +8,41 @@ agent/cli/main.py names this module; agent/ never imports it (the layer rule).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from simulators import args as args_
+
 
 def _add_fleet(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--broker", metavar="URL", help="mqtt://127.0.0.1:PORT; default: start a mosquitto here")
-    p.add_argument("--lanes", type=int, default=500, help="simulated gate lanes (default 500)")
-    p.add_argument("--pdas", type=int, default=500, help="simulated forklift PDAs (default 500)")
-    p.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)")
-    p.add_argument("--processes", type=int, default=2,
+    p.add_argument("--broker", metavar="URL", type=args_.broker_url, help="mqtt://127.0.0.1:PORT; default: start a mosquitto here")
+    p.add_argument("--lanes", type=args_.non_negative_int, default=500, help="simulated gate lanes (default 500)")
+    p.add_argument("--pdas", type=args_.non_negative_int, default=500, help="simulated forklift PDAs (default 500)")
+    p.add_argument("--duration", type=args_.positive_float, default=60.0, metavar="S", help="seconds to run (default 60)")
+    p.add_argument("--processes", type=args_.non_negative_int, default=2,
                    help="worker processes sharing the nodes (default 2; 0 = one worker thread in this process)")
-    p.add_argument("--restart-broker-at", type=float, metavar="T",
+    p.add_argument("--restart-broker-at", type=args_.non_negative_float, metavar="T",
                    help="restart the broker T seconds into the run (only a broker this command started)")
-    p.add_argument("--restart-down", type=float, default=1.0, metavar="S", help="how long the broker stays down")
+    p.add_argument("--restart-down", type=args_.non_negative_float, default=1.0, metavar="S", help="how long the broker stays down")
     p.add_argument("--report", type=Path, metavar="DIR", help="write fleet-report.json into DIR")
     p.add_argument("--site", default="fleet", help="site segment of every topic (default fleet)")
     p.add_argument("--seed", type=int, default=1, help="seed for traffic, jitter and commands")
-    p.add_argument("--commands-per-s", type=float, default=2.0, help="platform commands per second (default 2)")
-    p.add_argument("--gate-every", type=float, default=30.0, metavar="S", help="mean seconds between trucks per lane")
-    p.add_argument("--task-every", type=float, default=20.0, metavar="S", help="mean seconds between task steps per PDA")
-    p.add_argument("--heartbeat-every", type=float, default=30.0, metavar="S", help="heartbeat period per node")
+    p.add_argument("--commands-per-s", type=args_.non_negative_float, default=2.0, help="platform commands per second (default 2)")
+    p.add_argument("--gate-every", type=args_.positive_float, default=30.0, metavar="S", help="mean seconds between trucks per lane")
+    p.add_argument("--task-every", type=args_.positive_float, default=20.0, metavar="S", help="mean seconds between task steps per PDA")
+    p.add_argument("--heartbeat-every", type=args_.positive_float, default=30.0, metavar="S", help="heartbeat period per node")
     p.add_argument("--shared-subscription", metavar="GROUP",
                    help="the platform probe subscribes through $share/GROUP/ (as a scaled-out platform would)")
     p.add_argument("--no-live", action="store_true", help="no live panel (logs and CI)")
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def _run_fleet(args: argparse.Namespace) -> int:
+    import signal
     import sys
 
     from rich.console import Console
@@ -43,6 +51,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
     from simulators.fleet.display import report_table
 
     console = Console()
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM ends the run as Ctrl-C does: workers stop, broker closes
     config = FleetConfig(
         lanes=args.lanes, pdas=args.pdas, duration_s=args.duration, broker_url=args.broker,
         processes=args.processes, restart_at_s=args.restart_broker_at, restart_down_s=args.restart_down,
@@ -76,10 +85,10 @@ def _run_scenario(args: argparse.Namespace) -> int:
 
 
 def _add_platform(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--broker", metavar="URL", required=True, help="mqtt://127.0.0.1:PORT")
+    p.add_argument("--broker", metavar="URL", type=args_.broker_url, required=True, help="mqtt://127.0.0.1:PORT")
     p.add_argument("--site", default="yantian", help="site segment of the topics (default yantian)")
-    p.add_argument("--delay", type=float, default=0.0, metavar="S", help="answer delay in seconds")
-    p.add_argument("--failure-rate", type=float, default=0.0, help="share of requests left unanswered")
+    p.add_argument("--delay", type=args_.non_negative_float, default=0.0, metavar="S", help="answer delay in seconds")
+    p.add_argument("--failure-rate", type=args_.share, default=0.0, help="share of requests left unanswered")
     p.add_argument("--ledger", type=Path, metavar="FILE", help="keep the ledger in this SQLite file")
 
 
@@ -105,11 +114,11 @@ def _run_platform(args: argparse.Namespace) -> int:
 
 
 def _add_lane(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--broker", metavar="URL", required=True, help="mqtt://127.0.0.1:PORT the lane node will use")
+    p.add_argument("--broker", metavar="URL", type=args_.broker_url, required=True, help="mqtt://127.0.0.1:PORT the lane node will use")
     p.add_argument("--lane", default="lane-1", help="lane id (default lane-1)")
     p.add_argument("--site", default="yantian", help="site segment of the topics (default yantian)")
     p.add_argument("--dir", type=Path, default=Path("var/sim-lane"), help="where the config and ptys go")
-    p.add_argument("--trucks-every", type=float, default=20.0, metavar="S",
+    p.add_argument("--trucks-every", type=args_.non_negative_float, default=20.0, metavar="S",
                    help="a truck every S seconds (0 = none: drive the stubs yourself)")
     p.add_argument("--spawn", action="store_true", help="also start the lane node (portedge run) as a child process")
     p.add_argument("--seed", type=int, default=1)
@@ -125,8 +134,8 @@ def _run_lane(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         rig = await LaneRig(args.lane, args.site, args.dir.resolve(), args.broker, random.Random(args.seed)).start()
-        print(f"simulated hardware for {args.lane} is up; its node config: {rig.config_path}")
-        print(f"run the lane with:  portedge run --config {rig.config_path}")
+        print(f"simulated hardware for {args.lane} is up; its node config: {rig.config_path}", flush=True)
+        print(f"run the lane with:  portedge run --config {rig.config_path}", flush=True)
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -170,6 +179,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     run_fn = getattr(args, "_sim_run", None)
     if run_fn is None:
-        print("usage: portedge sim {" + ",".join(SUBCOMMANDS) + "} ...  (portedge sim --help)")
+        print("usage: portedge sim {" + ",".join(SUBCOMMANDS) + "} ...  (portedge sim --help)", file=sys.stderr)
         return 2
     return int(run_fn(args) or 0)

@@ -10,10 +10,11 @@ latency.png). Exits 0 when the audit found nothing wrong.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
+import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +24,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from simulators.args import broker_url, positive_float
 from simulators.live_view import render
 from simulators.port import PortSim
 from simulators.report import write_report
@@ -30,8 +32,8 @@ from simulators.scenario import SCENARIO_DIR, load_scenario
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--duration", type=float, default=None, help="seconds to run (default: the scenario's)")
-    parser.add_argument("--broker", default=None, help="use this broker (mqtt://127.0.0.1:PORT) instead of the embedded one")
+    parser.add_argument("--duration", type=positive_float, default=None, help="seconds to run (default: the scenario's)")
+    parser.add_argument("--broker", type=broker_url, default=None, help="use this broker (mqtt://127.0.0.1:PORT) instead of the embedded one")
     parser.add_argument("--scenario", default=None, help=f"scenario TOML (default: {SCENARIO_DIR / 'demo.toml'})")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--report", default="reports", help="folder for the report (a dated subfolder is made)")
@@ -41,6 +43,8 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.broker:
+        _reachable(args.broker)
     scenario = load_scenario(args.scenario or SCENARIO_DIR / "demo.toml")
     updates = {k: v for k, v in (("duration_s", args.duration), ("seed", args.seed)) if v is not None}
     if updates:
@@ -52,7 +56,14 @@ def run(args) -> int:
     report_dir = Path(args.report) / time.strftime("demo-%Y%m%d-%H%M%S")
     console.print(f"[bold]Port Edge demo[/]: scenario {scenario.name}, {scenario.lanes} lanes, {scenario.pdas} PDAs, "
                   f"{scenario.duration_s:.0f}s, broker {args.broker or 'embedded (amqtt, MQTT 3.1.1)'}; work files in {workdir}")
-    summary, ledger = asyncio.run(_run(scenario, workdir, args, console))
+    stopped_by: list[str] = []
+    try:
+        summary, ledger = asyncio.run(_run(scenario, workdir, args, console, stopped_by))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if stopped_by:
+        console.print(f"demo stopped by {stopped_by[0]} before its end: nodes stopped, work files removed, no audit")
+        return 130 if stopped_by[0] == "SIGINT" else 143
     if summary is None:
         return 1
     written = write_report(summary, report_dir, ledger)
@@ -61,7 +72,7 @@ def run(args) -> int:
     return 0 if summary["ok"] else 1
 
 
-async def _run(scenario, workdir: Path, args, console: Console):
+async def _run(scenario, workdir: Path, args, console: Console, stopped_by: list[str]):
     live = None if args.quiet or not console.is_terminal else Live(console=console, refresh_per_second=2)
     sim = PortSim(scenario, workdir, broker=args.broker,
                   on_tick=(lambda s: live.update(render(s))) if live else _plain_tick(console))
@@ -69,35 +80,63 @@ async def _run(scenario, workdir: Path, args, console: Console):
         sim.gui_pda = "pda-gui"
     task = asyncio.create_task(sim.run())
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError):
-        loop.add_signal_handler(signal.SIGINT, lambda: _stop_early(sim))
+
+    def stop_now(sig: signal.Signals) -> None:
+        """Ctrl-C or SIGTERM: stop now. The run's teardown stops every lane node process,
+        the PDAs, the platform and the broker; `run` then removes the work folder."""
+        if not stopped_by:
+            stopped_by.append(sig.name)
+            task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop_now, sig)
     gui = None
     if args.gui:
         while sim.state.phase == "starting" and not task.done():
             await asyncio.sleep(0.2)
         gui = _start_gui(sim, workdir, console) if not task.done() else None
+    summary = None
     try:
         if live:
             with live:
                 summary = await task
         else:
             summary = await task
+    except asyncio.CancelledError:
+        if not stopped_by:
+            raise
     finally:
         if gui is not None and gui.poll() is None:
             gui.terminate()
-    return summary, sim.platform.ledger
+            try:
+                gui.wait(5)
+            except subprocess.TimeoutExpired:
+                gui.kill()
+                gui.wait()
+    return summary, getattr(sim, "platform", None) and sim.platform.ledger
 
 
-def _stop_early(sim: PortSim) -> None:
-    """Ctrl-C: end the scenario now; the run still drains, audits and reports."""
-    sim.scenario = sim.scenario.model_copy(update={"duration_s": sim.state.elapsed})
-    sim.timeline = [h for h in sim.timeline if h.at_s <= sim.state.elapsed]
+def _reachable(url: str) -> None:
+    """Fail fast (exit 1, one line) when --broker names a broker nobody answers on."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from agent.errors import RemoteError
+
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=3).close()
+    except OSError as err:
+        raise RemoteError(f"broker {url} is not reachable: {err.strerror or err}") from None
 
 
 def _plain_tick(console: Console):
     last = [0.0]
 
     def tick(sim: PortSim) -> None:
+        if sim.state.phase == "running" and last[0] == 0.0:
+            last[0] = 1e-9
+            console.print("all nodes up, the scenario is running; Ctrl-C stops")
         if sim.state.elapsed - last[0] >= 10:
             last[0] = sim.state.elapsed
             console.print(f"{sim.state.elapsed:5.0f}s {sim.state.phase}: {sim.platform.ledger.count()} records, "
@@ -109,7 +148,6 @@ def _start_gui(sim: PortSim, workdir: Path, console: Console):
     """One Kivy PDA window on the same broker: log in with badge D0001, PIN 1234; the
     platform sends it every third inspection order."""
     import os
-    import subprocess
 
     sim.platform.add_driver("D0001", "1234", "演示 Demo")
     config = workdir / "pda-gui.toml"

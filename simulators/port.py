@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import signal
 import sqlite3
 import time
 from collections import Counter
@@ -348,10 +349,11 @@ pin_hash_n = 1024
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for pda in self.pdas.values():
-            await pda.close()
-        for rig in self.lanes.values():
-            await rig.stop()
+        for rig in self.lanes.values():  # every lane node stops at once, not one after another
+            if rig.proc is not None and rig.proc.poll() is None:
+                rig.proc.send_signal(signal.SIGTERM)
+        await asyncio.gather(*(pda.close() for pda in self.pdas.values()), return_exceptions=True)
+        await asyncio.gather(*(rig.stop() for rig in self.lanes.values()), return_exceptions=True)
         if hasattr(self, "platform"):
             self.platform.stop()
         if hasattr(self, "proxy"):

@@ -95,7 +95,7 @@ def _dispatch(argv: list[str]) -> int:
 
 def explain(err: BaseException) -> int:
     """One line (or one per config problem) on stderr for an error; the exit code."""
-    from agent.errors import ConfigError, PortEdgeError
+    from agent.errors import ConfigError, PortEdgeError, UsageError
 
     if isinstance(err, BrokenPipeError):
         # the reader (e.g. `| head`) has gone: stop writing, quietly
@@ -105,10 +105,17 @@ def explain(err: BaseException) -> int:
     if isinstance(err, ConfigError):
         print(err, file=sys.stderr)
         return 2
+    if isinstance(err, UsageError):
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] in EXTRAS:
         extra = EXTRAS[err.name.split(".")[0]]
         print(f"error: this command needs {err.name}, which is not installed: install portedge[{extra}] "
               f"(pip install 'portedge[{extra}]')", file=sys.stderr)
+        return 1
+    if isinstance(err, ModuleNotFoundError):
+        print(f"error: {err}: this installation of portedge is incomplete; reinstall it (pip install portedge)",
+              file=sys.stderr)
         return 1
     if isinstance(err, PortEdgeError):
         print(f"error: {err}", file=sys.stderr)

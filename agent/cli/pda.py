@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from pathlib import Path
 
@@ -18,9 +19,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offscreen", action="store_true",
                         help="render without a display (SDL2 offscreen + Mesa); for tests and kiosks")
     parser.add_argument("--lang", choices=("zh", "en"), help="start in this language (default: [pda] language)")
-    parser.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--exit-after", type=_positive, default=None, metavar="SECONDS",
                         help="close the app after this long (smoke tests)")
-    parser.add_argument("--size", default="480x800", help="window size WIDTHxHEIGHT (default 480x800)")
+    parser.add_argument("--size", type=_size, default="480x800", help="window size WIDTHxHEIGHT (default 480x800)")
+
+
+def _size(text: str) -> str:
+    width, sep, height = text.partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise argparse.ArgumentTypeError(f"must be WIDTHxHEIGHT in pixels (e.g. 480x800), not {text!r}")
+    return text
+
+
+def _positive(text: str) -> float:
+    from agent.cli.run import _positive as positive
+
+    return positive(text)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from agent.config.load import load
     from agent.errors import ConfigError
+    from agent.node_lock import NodeLock
 
     config = load(args.config)  # a ConfigError becomes `FILE: key: reason` lines and exit 2 (cli.main)
     if config.node.role != "pda":
@@ -51,12 +66,19 @@ def run(args: argparse.Namespace) -> int:
             core.presenter.lang = args.lang
         await core.start()
         app = app_mod.PdaApp(core.presenter)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C and SIGTERM close the app like its own exit
+            loop.add_signal_handler(sig, app.stop)
         if args.exit_after is not None:
-            asyncio.get_running_loop().call_later(args.exit_after, app.stop)
+            loop.call_later(args.exit_after, app.stop)
         try:
             await app.async_run(async_lib="asyncio")
         finally:
             await core.stop()
 
-    asyncio.run(main())
+    lock = NodeLock(config.storage.path).acquire(config.node.id, str(args.config))
+    try:
+        asyncio.run(main())
+    finally:
+        lock.release()
     return 0

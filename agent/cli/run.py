@@ -12,6 +12,7 @@ SIGINT/SIGTERM during the shutdown is not needed: the first one stops the node i
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import logging
 import signal
 
@@ -57,6 +58,7 @@ async def _main(config, args) -> int:
     from agent.runtime import NodeRuntime
     from agent.service import Notifier, stop_task
 
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 PID`: every thread's stack to the log
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

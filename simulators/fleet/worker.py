@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import resource
+import signal
 import time
 from dataclasses import asdict, dataclass
 
@@ -52,6 +53,9 @@ def cpu_s() -> float:
 
 def run_worker(spec: WorkerSpec, reports, stop) -> None:
     """Run until `stop` (an Event) is set; then a clean shutdown and a final snapshot."""
+    if not spec.in_process:
+        # Ctrl-C reaches the whole process group; the coordinator sets `stop`, the worker ends cleanly
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd_limit = raise_fd_limit()
     # a worker thread in the coordinator's process counts only its own thread's CPU
     cpu = time.thread_time if spec.in_process else cpu_s

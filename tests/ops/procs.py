@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -66,27 +67,29 @@ def portedge(*args: str, env: dict[str, str] | None = None, cwd: Path | str | No
                             stderr=stderr, text=True, **kwargs)
 
 
-def wait_for_line(stream, needle: str, timeout: float) -> list[str]:
-    """Read lines from `stream` until one contains `needle`; the lines read (AssertionError on timeout)."""
+def wait_for_line(stream, needle: str, timeout: float) -> str:
+    """Read `stream` (a pipe) until `needle` shows; the text read (AssertionError on timeout).
+    Reads the file descriptor itself: a buffered readline could hold lines select() cannot see."""
     import selectors
 
-    lines: list[str] = []
+    fd = stream.fileno()
+    seen = b""
     sel = selectors.DefaultSelector()
-    sel.register(stream, selectors.EVENT_READ)
+    sel.register(fd, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
             if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
                 continue
-            line = stream.readline()
-            if not line:
+            chunk = os.read(fd, 65536)
+            if not chunk:
                 break
-            lines.append(line)
-            if needle in line:
-                return lines
+            seen += chunk
+            if needle.encode() in seen:
+                return seen.decode(errors="replace")
     finally:
-        sel.unregister(stream)
-    raise AssertionError(f"{needle!r} not seen within {timeout} s; got:\n{''.join(lines)}")
+        sel.unregister(fd)
+    raise AssertionError(f"{needle!r} not seen within {timeout} s; got:\n{seen.decode(errors='replace')}")
 
 
 def stop_and_time(proc: subprocess.Popen, sig: int, timeout: float = 5.0) -> tuple[float, int]:
@@ -96,7 +99,18 @@ def stop_and_time(proc: subprocess.Popen, sig: int, timeout: float = 5.0) -> tup
     try:
         code = proc.wait(timeout)
     except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGUSR1)  # `portedge run` dumps its threads' stacks to its log
+        time.sleep(0.5)
         os.killpg(proc.pid, 9)
         proc.wait()
         raise AssertionError(f"pid {proc.pid} still running {timeout} s after signal {sig}") from None
     return time.monotonic() - start, code
+
+
+def left_after(pids: set[int], grace_s: float = 2.0) -> set[int]:
+    """Those of `pids` still running after up to `grace_s` (a helper such as multiprocessing's
+    resource tracker ends a moment after its parent)."""
+    deadline = time.monotonic() + grace_s
+    while (left := alive(pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -65,24 +66,39 @@ def get(url: str) -> tuple[int, str]:
         return err.code, err.read().decode()
 
 
-def notify_socket(path):
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(path))
-    sock.settimeout(0.2)
-    return sock
+class FakeManager:
+    """The service manager's side of $NOTIFY_SOCKET: a thread reading every datagram."""
 
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.1)
+        self.notes: list[str] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="fake-systemd")
+        self._thread.start()
 
-def datagrams(sock, until: str, timeout: float) -> list[str]:
-    got = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            got.append(sock.recv(4096).decode())
-        except TimeoutError:
-            continue
-        if until in got[-1]:
-            return got
-    raise AssertionError(f"{until!r} not notified within {timeout} s; got {got}")
+    def _read(self) -> None:
+        while not self._done.is_set():
+            try:
+                self.notes.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+
+    def wait_for(self, text: str, timeout: float, after: int = 0) -> int:
+        """Index of the first note from `after` on containing `text`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for i, note in enumerate(self.notes[after:], after):
+                if text in note:
+                    return i
+            time.sleep(0.02)
+        raise AssertionError(f"{text!r} not notified within {timeout} s; got {self.notes}")
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join()
+        self.sock.close()
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -90,14 +106,14 @@ def test_run_is_ready_observable_and_stops_cleanly(sig, mosquitto, tmp_path):
     metrics_port = free_port()
     config = write_config(tmp_path, mosquitto.port, metrics_port, free_port())
     log_path = tmp_path / "node.log"
-    sock = notify_socket(tmp_path / "notify")
+    manager = FakeManager(tmp_path / "notify")
     with open(log_path, "w") as log_file:
         proc = portedge("run", "--config", config, "--log-format", "json", "--log-level", "DEBUG", cwd=tmp_path,
                         stderr=log_file, env={"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000"})
         try:
-            datagrams(sock, "READY=1", 20)
+            ready = manager.wait_for("READY=1", 20)
             wait_for_line(proc.stdout, "running; Ctrl-C stops", 10)
-            assert any("WATCHDOG=1" in n for n in datagrams(sock, "WATCHDOG=1", 2))
+            manager.wait_for("WATCHDOG=1", 2, after=ready)
 
             # metrics and health, scraped from outside
             base = f"http://127.0.0.1:{metrics_port}"
@@ -126,12 +142,12 @@ def test_run_is_ready_observable_and_stops_cleanly(sig, mosquitto, tmp_path):
             children = descendants(proc.pid)
 
             took, code = stop_and_time(proc, sig)
-            assert "STOPPING=1" in "".join(datagrams(sock, "STOPPING=1", 2))
+            manager.wait_for("STOPPING=1", 2)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-            sock.close()
+            manager.close()
     assert code == 0, log_path.read_text()[-2000:]
     assert took < 5.0
     assert alive(children | {proc.pid}) == set()

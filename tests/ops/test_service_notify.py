@@ -94,3 +94,15 @@ def test_watchdog_stops_while_the_loop_is_blocked(tmp_path):
     after = [t for t in pings if t > blocked_to]
     assert len(before) >= 3 and len(after) >= 2
     assert during == []
+
+
+def test_a_manager_that_does_not_read_never_blocks_the_node(tmp_path):
+    sock = listen(tmp_path / "notify")  # never read: its queue fills after a few datagrams
+    try:
+        notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify")})
+        start = time.monotonic()
+        sent = [notifier.send("WATCHDOG=1") for _ in range(500)]
+        assert time.monotonic() - start < 2.0
+        assert sent[0] is True and sent[-1] is False  # dropped, not waited for
+    finally:
+        sock.close()
