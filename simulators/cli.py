@@ -90,27 +90,85 @@ def _add_platform(p: argparse.ArgumentParser) -> None:
     p.add_argument("--delay", type=args_.non_negative_float, default=0.0, metavar="S", help="answer delay in seconds")
     p.add_argument("--failure-rate", type=args_.share, default=0.0, help="share of requests left unanswered")
     p.add_argument("--ledger", type=Path, metavar="FILE", help="keep the ledger in this SQLite file")
+    _add_desk(p, drivers=0, rate=0.0)
 
 
-def _run_platform(args: argparse.Namespace) -> int:
+def _add_desk(p: argparse.ArgumentParser, *, drivers: int, rate: float) -> None:
+    p.add_argument("--drivers", type=int, default=drivers, metavar="N",
+                   help=f"drivers the platform logs in: badges D0001.. with PIN 1234 (default {drivers})")
+    p.add_argument("--tasks-per-minute", type=float, default=rate, metavar="R",
+                   help=f"TO_INSPECTION tasks assigned per minute to the PDAs online, round robin (default {rate:g})")
+    p.add_argument("--seed", type=int, default=1, help="seed for the tasks (same seed, same tasks)")
+    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+
+
+def _serve(sim, args: argparse.Namespace, say) -> int:
+    """Run the platform until Ctrl-C, SIGTERM or --duration: assign tasks, report now and then."""
+    import random
     import signal
     import threading
+    import time
 
-    from simulators.platform import Ledger, PlatformSim  # lazy on purpose: see the module docstring
+    from simulators.platform.dispatch import Dispatcher, add_drivers, describe
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    drivers = add_drivers(sim, args.drivers)
+    if drivers:
+        say(f"drivers: {', '.join(d.badge for d in drivers[:5])}{' ...' if len(drivers) > 5 else ''} "
+            f"(PIN {drivers[0].pin})")
+    desk = Dispatcher(sim, random.Random(args.seed))
+    every = 60.0 / args.tasks_per_minute if args.tasks_per_minute > 0 else None
+    now = time.monotonic()
+    end = now + args.duration if args.duration else None
+    next_task, next_report, waiting_said = (now + min(every, 2.0) if every else None), now + 10, False
+    while not stop.is_set():
+        now = time.monotonic()
+        if end is not None and now >= end:
+            break
+        if next_task is not None and now >= next_task:
+            made = desk.dispatch()
+            if made is None:
+                if not waiting_said:
+                    say("no PDA online yet: tasks start when one connects")
+                    waiting_said = True
+                next_task = now + 1.0
+            else:
+                say(f"assigned {describe(*made)}")
+                next_task = now + every
+        if now >= next_report:
+            say(f"{sim.ledger.count()} records, {sim.ledger.duplicates()} duplicates dropped, "
+                f"answered {dict(sim.stats.answered)}")
+            next_report = now + 10
+        stop.wait(0.2)
+    return 0
+
+
+def _run_platform(args: argparse.Namespace) -> int:
+    from simulators.platform import Ledger, PlatformSim  # lazy on purpose: see the module docstring
+
     sim = PlatformSim(args.broker, args.site, ledger=Ledger(args.ledger or ":memory:"), answer_delay_s=args.delay,
                       failure_rate=args.failure_rate).start()
     print(f"platform simulator on {args.broker}, site {args.site}; Ctrl-C stops", flush=True)
     try:
-        while not stop.wait(10):
-            print(f"{sim.ledger.count()} records, {sim.ledger.duplicates()} duplicates dropped, "
-                  f"answered {dict(sim.stats.answered)}", flush=True)
+        return _serve(sim, args, lambda text: print(text, flush=True))
     finally:
         sim.stop()
-    return 0
+
+
+def _add_pda(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", type=Path, default=Path("examples/pda-local.toml"),
+                   help="the PDA's config: its site, and its broker unless --broker (default examples/pda-local.toml)")
+    p.add_argument("--broker", metavar="URL", help="use this broker; default: the config's, started here "
+                   "(mosquitto) when it is on this machine and nothing listens there yet")
+    _add_desk(p, drivers=3, rate=1.0)
+
+
+def _run_pda(args: argparse.Namespace) -> int:
+    from simulators.platform.trial import run_trial  # lazy on purpose: see the module docstring
+
+    return run_trial(args, _serve)
 
 
 def _add_lane(p: argparse.ArgumentParser) -> None:
@@ -164,6 +222,7 @@ SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], Cal
     "fleet": ("many simulated nodes against one broker: load, latency, reconnect storm", _add_fleet, _run_fleet),
     "scenario": ("play a scenario file (lanes, PDAs, traffic, faults) and audit it", _add_scenario, _run_scenario),
     "platform": ("run the platform simulator alone against a broker", _add_platform, _run_platform),
+    "pda": ("a platform to try the PDA app against: logs drivers in, assigns inspection tasks", _add_pda, _run_pda),
     "lane": ("one gate lane's hardware (firmware stubs on ptys) and the node config pointing at it", _add_lane, _run_lane),
 }
 
