@@ -5,8 +5,10 @@
     portedge contract --check docs/asyncapi.yaml      exit 1 and a diff summary if it drifted
     portedge contract --format acl --site yantian -o /etc/mosquitto/portedge.acl   broker ACL
     portedge contract --format mosquitto --site yantian    a mosquitto.conf to go with it
+    portedge contract -o docs/camera-openapi.yaml    the camera push API (OpenAPI 3.1)
 
-The format follows the file's extension (.json -> jsonschema) unless --format says otherwise.
+The format follows the file's name (.json -> jsonschema, a name with "openapi" -> openapi)
+unless --format says otherwise.
 This command only reads the catalog; it must never edit the file it is asked to check.
 """
 
@@ -25,8 +27,9 @@ DIFF_LINES = 40
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--format", choices=("asyncapi", "jsonschema", "acl", "mosquitto"), default=None,
-                        help="asyncapi (YAML, default), jsonschema (one JSON bundle), acl (a mosquitto "
+    parser.add_argument("--format", choices=("asyncapi", "jsonschema", "openapi", "acl", "mosquitto"), default=None,
+                        help="asyncapi (YAML, default), jsonschema (one JSON bundle), openapi (the camera "
+                             "push API, YAML), acl (a mosquitto "
                              "acl_file confining each node to its own topics of one site) or mosquitto "
                              "(a mosquitto.conf: TLS, passwords, client id = username, the ACL)")
     parser.add_argument("--site", help="the site the ACL / broker config is for (acl and mosquitto)")
@@ -42,7 +45,9 @@ def _format_for(args) -> str:
     if args.format:
         return args.format
     target = args.check or args.output or ""
-    return "jsonschema" if target.endswith(".json") else "asyncapi"
+    if target.endswith(".json"):
+        return "jsonschema"
+    return "openapi" if "openapi" in Path(target).name else "asyncapi"
 
 
 def run(args) -> int:

@@ -20,10 +20,10 @@ import json
 
 import h11
 
-MAX_HEADER_BYTES = 8 * 1024
-MAX_BODY_BYTES = 64 * 1024
-PATHS = ("/", "/read")
-JSON_TYPES = ("application/json", "text/json", "text/plain")
+from agent.contract.camera import JSON_TYPES, MAX_BODY_BYTES, MAX_HEADER_BYTES, PATHS
+
+__all__ = ["JSON_TYPES", "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "PATHS", "PostReader", "Rejected"]
+
 REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
            408: b"Request Timeout", 411: b"Length Required", 413: b"Content Too Large",
            415: b"Unsupported Media Type", 422: b"Unprocessable Content", 503: b"Service Unavailable"}

@@ -222,13 +222,18 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 _Dumper.add_representer(str, _str)
 
-FORMATS = ("asyncapi", "jsonschema")
+FORMATS = ("asyncapi", "jsonschema", "openapi")
 
 
 def render(fmt: str = "asyncapi") -> str:
-    """The contract as text: AsyncAPI YAML or the JSON Schema bundle as JSON."""
+    """The contract as text: AsyncAPI YAML, the JSON Schema bundle as JSON, or the camera push
+    API as OpenAPI YAML."""
     if fmt == "asyncapi":
         return yaml.dump(asyncapi_document(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    if fmt == "openapi":
+        from agent.contract.openapi import openapi_document
+
+        return yaml.dump(openapi_document(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     if fmt == "jsonschema":
         return json.dumps(jsonschema_bundle(), indent=2, ensure_ascii=False) + "\n"
     raise ValueError(f"unknown contract format {fmt!r}; known: {', '.join(FORMATS)}")

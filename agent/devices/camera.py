@@ -15,6 +15,8 @@ request line, headers, framing or JSON; 404 unknown path; 405 not POST; 408 too 
 neither Content-Length nor a chunked body; 413 body over 64 kB; 415 not JSON; 422 JSON of
 the wrong shape (unknown keys included). 503 when the read could not be stored, and 503
 `busy` (with Retry-After) at once, unread, for a connection over the listener's cap.
+The post and every answer are part of the contract (agent/contract/camera.py, published as
+docs/camera-openapi.yaml).
 
 HTTP is h11's (agent/codecs/camera_post.py): Content-Length or chunked bodies, one request
 per connection (`Connection: close`), 8 kB of headers at most, a timeout on the whole
@@ -29,13 +31,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.codecs.camera_post import MAX_HEADER_BYTES, PostReader, Rejected, busy_answer
 from agent.config.devices import Camera
+from agent.contract.camera import CameraPost
 from agent.contract.devices import CameraRead
 from agent.devices.base import DeviceOffline, Driver
 from agent.interfaces import DeviceSink
@@ -50,18 +52,6 @@ READ_CHUNK = 16 * 1024
 #: turned-away connections read and dropped for BUSY_LINGER_S, at most this many at once
 BUSY_LINGER_S = 0.5
 BUSY_LINGER_MAX = 256
-
-
-class CameraPost(BaseModel):
-    """The JSON a camera posts."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    text: str = Field(min_length=1, max_length=32)
-    confidence: float = Field(ge=0, le=1)
-    image_ref: str | None = Field(default=None, max_length=512)
-    target: Literal["plate", "container"] | None = None
-    position: Literal["front", "rear", "top", "side", "unknown"] | None = None
 
 
 class CameraDriver(Driver):
