@@ -31,6 +31,12 @@ def test_committed_openapi_is_the_generated_one(capsys):
     assert "up to date" in capsys.readouterr().out
 
 
+def test_the_integration_guide_lists_every_refusal():
+    guide = (ROOT / "docs" / "platform-integration.md").read_text(encoding="utf-8")
+    for e in PUSH_ERRORS:
+        assert f"| {e.status} | `{e.error}`: {e.meaning} |" in guide, f"docs/platform-integration.md: {e.error}"
+
+
 def test_the_listener_refuses_only_with_the_contracts_statuses_and_names():
     """Read every `Rejected(status, "name", ...)` (and the busy answer) the listener's code can
     raise: each must be in the contract, and each contract entry must be raised somewhere."""
