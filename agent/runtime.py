@@ -76,6 +76,7 @@ class NodeRuntime:
         self.station = None
         self.board = None
         self.people = None
+        self.console = None  # the booth console, when the config has [console]
         self._on_scan = on_scan
         if config.node.role == "gate":
             if config.gate is not None or config.personnel is None:  # a turnstile-only node has no [gate]
@@ -173,12 +174,19 @@ class NodeRuntime:
         if self.station is not None:
             await self.station.start()
             self._tasks.append(asyncio.create_task(self.station.run(), name="gate-station"))
+            if self.config.console is not None:
+                from agent.console.app import start_console  # imported only when configured
+
+                self.console = await start_console(self)
         if self.people is not None:
             await self.people.start()
             self._tasks.append(asyncio.create_task(self.people.run(), name="personnel-station"))
         self._tasks.append(self.supervisor.start())
 
     async def close(self) -> None:
+        if self.console is not None:
+            await self.console.close()
+            self.console = None
         await self.supervisor.stop()
         for task in self._tasks:
             task.cancel()

@@ -53,6 +53,8 @@ class LaneRig:
     settle_s: float = 1.0
     #: overrides of the node's [gate] settings (e.g. short timeouts for tests): key -> value
     gate: dict[str, float | int | str | bool] = field(default_factory=dict)
+    #: more config sections, appended as written (e.g. a [console] with its staff)
+    extra_toml: str = ""
     counts: LaneCounts = field(default_factory=LaneCounts)
     proc: subprocess.Popen | None = None
 
@@ -127,7 +129,7 @@ io = "io-1"
 cameras = ["cam-plate", "cam-front", "cam-rear"]
 scale = "scale-1"
 {gate}
-"""
+{self.extra_toml}"""
 
     # -- the node process -------------------------------------------------------------------
     def spawn(self) -> None:

@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("agent.cli.run", "run a node from its config: a gate lane, or a PDA without its screen (headless)"),
     "outbox": ("agent.cli.outbox", "inspect a node's outbox: stats, peek, export"),
     "status": ("agent.cli.status", "print a node's health from its local database"),
+    "staff-pin": ("agent.cli.staff_pin", "print a [[console.staff]] entry with a clerk's PIN hashed"),
     "audit": ("agent.cli.audit", "check a gate's audit log, or export a date range for customs"),
     "pda": ("agent.cli.pda", "start the forklift PDA app"),
     # the simulators ship in the same distribution; named here, imported only when run

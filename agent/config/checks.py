@@ -137,6 +137,9 @@ def listeners(config: NodeConfig) -> list[tuple[str, str, str]]:
     metrics = getattr(config, "metrics", None)
     if metrics is not None and metrics.listen:
         out.append(("metrics.listen", "metrics", metrics.listen))
+    console = getattr(config, "console", None)
+    if console is not None:
+        out.append(("console.listen", "console", console.listen))
     return out
 
 

@@ -172,6 +172,28 @@ class MetricsSection(_Section):
                         "or a management network (no authentication)")
 
 
+class StaffMember(_Section):
+    """One gate clerk who may act at the console. The PIN is only ever stored hashed."""
+
+    badge: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(default="", max_length=64)
+    pin_hash: str = Field(pattern=r"^scrypt:\d+:8:1\$[0-9a-f]{32}\$[0-9a-f]{64}$",
+                          description="made by 'portedge staff-pin --badge BADGE'")
+
+
+class ConsoleSection(_Section):
+    """[console]: the booth console, a web page served by this gate node (docs/console.md).
+    Without this section there is none."""
+
+    listen: str = Field(default="127.0.0.1:8480", description="host:port; loopback unless the booth PC is elsewhere "
+                        "(then put TLS in front of it)")
+    session_idle_s: float = Field(default=900.0, gt=0, description="a session ends after this long without a request")
+    session_max_s: float = Field(default=12 * 3600.0, gt=0, description="and after this long in any case (one shift)")
+    login_failures: int = Field(default=5, ge=1, description="failed logins per badge or address before a wait")
+    login_window_s: float = Field(default=300.0, gt=0, description="the window those failures are counted in")
+    staff: list[StaffMember] = Field(default_factory=list)
+
+
 class NodeConfig(_Section):
     node: NodeSection
     broker: BrokerSection = Field(default_factory=BrokerSection)
@@ -181,10 +203,17 @@ class NodeConfig(_Section):
     pda: PdaSection | None = None
     metrics: MetricsSection | None = None
     personnel: PersonnelSection | None = None
+    console: ConsoleSection | None = None
 
     @property
     def client_id(self) -> str:
         return self.broker.client_id or self.node.id
+
+    @model_validator(mode="after")
+    def _console_on_a_gate(self) -> NodeConfig:
+        if self.console is not None and self.node.role != "gate":
+            raise ValueError("[console] is the gate booth's console: only a node with role 'gate' serves one")
+        return self
 
     @model_validator(mode="after")
     def _unique_device_names(self) -> NodeConfig:

@@ -89,9 +89,9 @@ class LaneSetup:
     @classmethod
     async def open(cls, broker_url: str, workdir: Path, *, in_process: bool = True, seed: int = 1,
                    gate: dict[str, Any] | None = None, watchdog_s: float = 3.0,
-                   settle_s: float = 0.3) -> LaneSetup:
+                   settle_s: float = 0.3, extra_toml: str = "") -> LaneSetup:
         rig = LaneRig(LANE, SITE, workdir / LANE, broker_url, random.Random(seed), misread_rate=0.0, travel_s=0.3,
-                      watchdog_s=watchdog_s, settle_s=settle_s, gate={**FAST_GATE, **(gate or {})})
+                      watchdog_s=watchdog_s, settle_s=settle_s, gate={**FAST_GATE, **(gate or {})}, extra_toml=extra_toml)
         platform = await asyncio.to_thread(PlatformSim(broker_url, SITE, rng=random.Random(seed)).start)
         setup = cls(rig, platform, in_process=in_process)
         try:
