@@ -39,6 +39,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--report", default="reports", help="folder for the report (a dated subfolder is made)")
     parser.add_argument("--gui", action="store_true", help="also open one Kivy PDA window (needs a display)")
     parser.add_argument("--quiet", action="store_true", help="no live view (for CI logs)")
+    parser.add_argument("--console", action="store_true",
+                        help=f"serve the first lane's booth console on loopback (staff badge {DEMO_BADGE}, PIN {DEMO_PIN})")
+
+
+DEMO_BADGE, DEMO_PIN = "G0001", "1234"
+
+
+def console_toml(port: int) -> str:
+    """The first lane's [console]: loopback, one demo clerk (the PIN hashed as always)."""
+    from agent.console.sessions import make_pin_hash
+
+    return (f'[console]\nlisten = "127.0.0.1:{port}"\n[[console.staff]]\nbadge = "{DEMO_BADGE}"\n'
+            f'name = "demo clerk"\npin_hash = "{make_pin_hash(DEMO_BADGE, DEMO_PIN)}"\n')
 
 
 def run(args) -> int:
@@ -78,6 +91,13 @@ async def _run(scenario, workdir: Path, args, console: Console, stopped_by: list
                   on_tick=(lambda s: live.update(render(s))) if live else _plain_tick(console))
     if args.gui:
         sim.gui_pda = "pda-gui"
+    if args.console:
+        from simulators.mosquitto import free_port
+
+        port = free_port()
+        sim.first_lane_toml = console_toml(port)
+        console.print(f"booth console of {scenario.lane_ids[0]}: [bold]http://127.0.0.1:{port}/[/] "
+                      f"(log in with badge [bold]{DEMO_BADGE}[/], PIN [bold]{DEMO_PIN}[/])")
     task = asyncio.create_task(sim.run())
     loop = asyncio.get_running_loop()
 

@@ -83,6 +83,8 @@ class PortSim:
         self._pda_stop = asyncio.Event()
         #: a PDA outside the scenario (the demo's Kivy window) that gets every third order
         self.gui_pda: str | None = None
+        #: config appended to the first lane's (the demo's booth console: a [console] section)
+        self.first_lane_toml = ""
 
     # -- set-up -----------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -102,7 +104,8 @@ class PortSim:
         for lane in self.scenario.lane_ids:
             rig = LaneRig(lane, self.scenario.site, self.workdir / lane, self.proxy.url,
                           random.Random(self.rng.random()), mqtt_version=self.mqtt_version,
-                          misread_rate=self.scenario.traffic.misread_rate)
+                          misread_rate=self.scenario.traffic.misread_rate,
+                          extra_toml=self.first_lane_toml if lane == self.scenario.lane_ids[0] else "")
             self.lanes[lane] = await rig.start()
             rig.spawn()
             self._queues[lane] = asyncio.Queue()
