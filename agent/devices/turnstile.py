@@ -4,9 +4,10 @@ Polls the discrete inputs (locked, tailgate, fire alarm, occupied) and the passa
 (an input register) at `poll_hz`, and emits a `TurnstileInputs` snapshot whenever one
 changes. The personnel lane drives it with `unlock()` (one passage) and `relock()`.
 
-A failed read gives a stale snapshot (`stale=True`): the lane treats the turnstile as lost.
-After `MAX_FAILED_POLLS` failed polls in a row the driver raises `DeviceOffline` and the
-supervisor reopens it. The controller's own interlock refuses an unlock while unlocked
+After `MAX_FAILED_POLLS` failed polls in a row (one slow reply is not a loss: unlike the
+barrier, a turnstile locked by default is safe while the host cannot see it) the driver emits
+a stale snapshot (`stale=True`; the lane raises `turnstile_lost`) and raises `DeviceOffline`;
+the supervisor reopens it. The controller's own interlock refuses an unlock while unlocked
 (exception 06): `unlock()` raises `DeviceRefusedError` then.
 
 Never: block the event loop; write the unlock coil from anywhere but `unlock()`/`relock()`.
@@ -51,6 +52,9 @@ class TurnstileDriver(Driver):
         m = self.config.map
         addrs = (m.locked, m.tailgate, m.fire_alarm, m.occupied)
         self._first, self._count = min(addrs), max(addrs) - min(addrs) + 1
+        # one transaction on the line at a time: an unlock written between a poll's two reads
+        # would otherwise take the other's reply on an RTU line
+        self._bus = asyncio.Lock()
 
     async def open(self) -> None:
         await self.close()
@@ -77,6 +81,7 @@ class TurnstileDriver(Driver):
             started = loop.time()
             failed = 0 if await self._poll_once() else failed + 1
             if failed >= MAX_FAILED_POLLS:
+                await self._take(STALE)
                 raise DeviceOffline(f"{self.name}: {failed} polls without an answer")
             await asyncio.sleep(max(0.0, period - (loop.time() - started)))
 
@@ -85,15 +90,17 @@ class TurnstileDriver(Driver):
             raise DeviceOffline(f"{self.name}: not open")
         m, unit = self.config.map, self.config.unit_id
         try:
-            bits = await self.client.read_discrete_inputs(self._first, count=self._count, device_id=unit)
-            regs = await self.client.read_input_registers(m.counter, count=1, device_id=unit)
+            async with self._bus:
+                bits = await self.client.read_discrete_inputs(self._first, count=self._count, device_id=unit)
+                regs = await self.client.read_input_registers(m.counter, count=1, device_id=unit)
         except (ModbusException, OSError):
             self.count("read_failures")
-            await self._take(STALE)
             return False
         if bits.isError() or regs.isError():
             self.count("exception_replies")
-            await self._take(STALE)
+            return False
+        if len(bits.bits) < self._count or not regs.registers:
+            self.count("short_replies")
             return False
         self.count("polls")
         self.count("bytes", 8)  # proof of life for the supervisor
@@ -123,7 +130,8 @@ class TurnstileDriver(Driver):
             raise DeviceOffline(f"{self.name}: not open")
         address = self.config.map.unlock
         try:
-            reply = await self.client.write_coil(address, on, device_id=self.config.unit_id)
+            async with self._bus:
+                reply = await self.client.write_coil(address, on, device_id=self.config.unit_id)
         except (ModbusException, OSError) as err:
             self.count("write_failures")
             raise DeviceOffline(f"{self.name}: unlock coil write got no answer: {err}") from err

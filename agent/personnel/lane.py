@@ -117,9 +117,9 @@ class PersonLane:
         if not isinstance(event, ev.Turnstile):
             return
         if event.stale:
-            if not self.lost:
-                self.lost = True
+            if not self.lost and self.counter is not None:  # a loss, not a turnstile not seen yet
                 self.alarm("turnstile_lost", count=0, detail="turnstile controller not answering")
+            self.lost = True
             self.counter = None  # bodies while it was away cannot be told from the counter
             return
         self.lost = False

@@ -71,11 +71,13 @@ class PersonnelStation:
         self.unlocks: list[str] = []  # pass ids unlocked, in order (for tests and the demo)
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
+        self._relock_when_seen = True
 
     # -- life cycle ------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Safe state: the arm locked (a crash may have left an unlock standing)."""
-        await self._relock(None)
+        """Safe state: the arm is relocked as soon as the turnstile answers (a crash may have
+        left an unlock standing), and again whenever it comes back after a loss."""
+        self._relock_when_seen = True
 
     async def run(self) -> None:
         next_slow = self.clock.monotonic()
@@ -118,6 +120,11 @@ class PersonnelStation:
                     if event.status != "online":
                         await self.feed(ev.Turnstile(True, False, False, -1, stale=True))
                 elif hasattr(event, "passages"):
+                    if event.stale:
+                        self._relock_when_seen = True
+                    elif self._relock_when_seen:
+                        self._relock_when_seen = False
+                        await self._relock(None)
                     await self.feed(ev.Turnstile(event.locked, event.tailgate, event.fire_alarm, event.passages,
                                                  stale=event.stale))
         except Exception:  # a bad event is counted, never a crash of the driver that sent it

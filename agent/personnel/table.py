@@ -4,7 +4,8 @@ rule may lead to. docs/personnel.md's diagram is rendered from it (agent/personn
 Invariants of the table (the lane checks the targets at run time):
 - `Unlock` is emitted by `decided` alone, with an allowing decision of the current pass;
 - a pass counts at most one body (`passages` 0 or 1); later bodies on the same unlock are
-  tailgaters: `tailgating` alarm + count on the record;
+  tailgaters: `tailgating` alarm + count on the record. The passage counter is the authority;
+  the tailgate sensor adds one only when the counter saw no tailgater for the pass;
 - every rule that ends a pass goes through `lane.finish` (one record per pass);
 - a (state, event) pair not in the table is ignored and counted: a second card while one is
   being handled waits for the next presentation;
@@ -176,8 +177,6 @@ def idle_turnstile(lane: PersonLane, event: ev.Event) -> State:
         return _fire(lane)
     if lane.bodies:
         lane.alarm("forced", count=lane.bodies, detail="passage without an unlock")
-    elif lane.tailgate_edge:
-        lane.alarm("tailgating", detail="tailgate sensor with no unlock open")
     return S.IDLE
 
 
@@ -208,7 +207,9 @@ def passed_turnstile(lane: PersonLane, event: ev.Event) -> State:
     if lane.fire_edge:
         return _fire(lane)
     _tailgaters(lane, lane.bodies)
-    if not lane.bodies and lane.tailgate_edge:
+    # the sensor confirms what the counter says; it adds a tailgater only when the counter
+    # saw none (a body squeezed through without turning the arm) - never on top of a count
+    if not lane.bodies and lane.tailgate_edge and lane.pass_ is not None and not lane.pass_.tailgaters:
         _tailgaters(lane, 1)
     return S.PASSED
 

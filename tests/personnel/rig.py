@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,8 @@ from agent.config import parse
 from agent.contract.personnel import AllowEntry, AllowListSync
 from agent.personnel.privacy import SiteKey
 from agent.runtime import NodeRuntime
-from firmware_stubs.badge_reader import BadgeReader
-from firmware_stubs.idcard_reader import IdCardReader
-from firmware_stubs.turnstile import TurnstileController
-from simulators.null_modem import NullModem
+from simulators.people_rig import PeopleRig
 from simulators.platform import PlatformSim
-from simulators.vserial import VirtualSerial
 
 NODE, SITE, AREA = "apron-1", "e2e", "apron"
 
@@ -64,30 +60,42 @@ class Sniffer:
 class PeopleSetup:
     workdir: Path
     url: str
+    rig: PeopleRig
     key: SiteKey
-    reader: IdCardReader = field(default_factory=IdCardReader)
-    badges: BadgeReader = field(default_factory=BadgeReader)
-    turnstile: TurnstileController = field(default_factory=lambda: TurnstileController(unlock_s=4.0, pulse_s=0.3))
     node: NodeRuntime | None = None
     platform: PlatformSim | None = None
     sniffer: Sniffer | None = None
     log_path: Path | None = None
-    _lines: list[Any] = field(default_factory=list)
     _handler: logging.Handler | None = None
 
     @classmethod
     async def open(cls, url: str, workdir: Path, **personnel: Any) -> PeopleSetup:
-        key_hex = random.Random(16).randbytes(32).hex()  # generated here: no key lives in the repo
-        (workdir / "site.key").write_text(key_hex)
-        setup = cls(workdir, url, SiteKey(bytes.fromhex(key_hex)))
+        rig = PeopleRig(NODE, SITE, workdir, url, area=AREA, personnel=personnel)
+        setup = cls(workdir, url, rig, SiteKey(bytes.fromhex(rig.key_hex)))
         try:
-            await setup._start(personnel)
+            await setup._start()
         except BaseException:
             await setup.close()
             raise
         return setup
 
-    async def _start(self, personnel: dict[str, Any]) -> None:
+    @property
+    def reader(self):
+        return self.rig.reader
+
+    @property
+    def badges(self):
+        return self.rig.badges
+
+    @property
+    def turnstile(self):
+        return self.rig.turnstile
+
+    @property
+    def id_line(self):
+        return self.rig.id_line
+
+    async def _start(self) -> None:
         self.log_path = self.workdir / "agent.log"
         self._handler = logging.FileHandler(self.log_path, encoding="utf-8")
         self._handler.setLevel(logging.DEBUG)
@@ -95,57 +103,11 @@ class PeopleSetup:
         root.addHandler(self._handler)
         self._old_level = agent.level
         agent.setLevel(logging.DEBUG)  # everything the agent says, at every level, lands in the file
+        logging.getLogger("pymodbus").setLevel(logging.WARNING)  # its per-frame DEBUG drowns the rest
         self.sniffer = Sniffer(self.url)
         self.platform = await asyncio.to_thread(PlatformSim(self.url, SITE, rng=random.Random(3)).start)
-        id_line = VirtualSerial(self.reader, directory=self.workdir, name="id-1").start()
-        badge_line = VirtualSerial(self.badges, directory=self.workdir, name="badge-1").start()
-        cable = NullModem()
-        self._lines = [id_line, badge_line, cable]
-        self.id_line = id_line
-        await self.turnstile.start_serial(cable.a, baudrate=115200)
-        options = {"verify_s": 0.8, "pass_s": 3.0, "tailgate_watch_s": 0.6, "reconcile_s": 0.5, "tick_s": 0.02,
-                   **personnel}
-        extra = "\n".join(f"{k} = {_toml(v)}" for k, v in options.items())
-        fast = "reconnect_base_s = 0.05\nreconnect_cap_s = 0.4"
-        text = f"""
-[node]
-id = "{NODE}"
-site = "{SITE}"
-role = "gate"
-[broker]
-url = "{self.url}"
-[storage]
-path = "{self.workdir / 'node' / 'apron-1.db'}"
-[[devices]]
-name = "id-1"
-kind = "idcard_reader"
-port = "{id_line.path}"
-poll_s = 0.05
-reply_timeout_s = 0.4
-{fast}
-[[devices]]
-name = "badge-1"
-kind = "badge_reader"
-port = "{badge_line.path}"
-{fast}
-[[devices]]
-name = "ts-1"
-kind = "turnstile"
-port = "{cable.b}"
-line = {{ baudrate = 115200 }}
-poll_hz = 40
-timeout_s = 0.15
-{fast}
-[personnel]
-lane = "{NODE}"
-area = "{AREA}"
-readers = ["id-1", "badge-1"]
-turnstile = "ts-1"
-site_key_file = "{self.workdir / 'site.key'}"
-photo_dir = "{self.workdir / 'node' / 'photos'}"
-{extra}
-"""
-        config = parse(text, "apron-1.toml")
+        await self.rig.start()
+        config = parse(self.rig.config_path.read_text(encoding="utf-8"), str(self.rig.config_path))
         self.node = NodeRuntime(config, clock=SYSTEM_CLOCK, rng=random.Random(7))
         await self.node.start()
         await until(lambda: self.node.link.connected, 10, "the link to connect")
@@ -157,11 +119,7 @@ photo_dir = "{self.workdir / 'node' / 'photos'}"
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.node.close(), 60)
             self.node = None
-        with contextlib.suppress(Exception):
-            await self.turnstile.stop()
-        for line in self._lines:
-            with contextlib.suppress(Exception):
-                line.close()
+        await self.rig.stop()
         if self.platform is not None:
             await asyncio.to_thread(self.platform.stop)
             self.platform.ledger.close()
@@ -216,10 +174,3 @@ photo_dir = "{self.workdir / 'node' / 'photos'}"
         await until(lambda: self.turnstile.model.unlocked, timeout, "the turnstile to unlock")
         self.turnstile.model.walk(people)
 
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return f'"{value}"'
