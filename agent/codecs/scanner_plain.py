@@ -6,7 +6,9 @@ Line: [prefix] []Xm AIM identifier] data [suffix] terminator
   - the driver calls `flush()` after its idle timeout: a pending unterminated line is a scan.
   - the AIM identifier (`]` + letter + modifier) is split off into `symbology` and mapped to
     `barcode_type`; GS (0x1D, GS1 FNC1) and the other ISO 15434 separators stay in the data.
-  - bytes are UTF-8 when they decode as such, else latin-1.
+  - a scan is UTF-8 text: bytes that do not decode as UTF-8, and C1 control characters
+    (U+0080-U+009F, what a wrong baud rate or a noisy line turns into), make the line
+    `Garbled`, never a scan (a scanner sending a single-byte code page must be set to UTF-8).
 
 Resynchronisation: the line is the frame, so garbage can only be cut at line edges.
   - NUL and 0xFF bytes (what a break or a framing error leaves on an RS-232 line) are line
@@ -28,7 +30,7 @@ import re
 from dataclasses import dataclass
 
 from agent.codecs import base
-from agent.codecs.base import MAX_BUFFER, Garbled, decode_text
+from agent.codecs.base import MAX_BUFFER, Garbled
 
 __all__ = ["Garbled", "PlainScannerDecoder", "ScanFrame", "aim_barcode_type", "encode_plain"]
 
@@ -43,6 +45,7 @@ _STRAY = {"CR": b"\n", "LF": b"\r", "CRLF": b"", "ANY": b""}
 _NOISE = b"\x00\xff"
 # C0 controls a scanner never sends; EOT, HT and FS/GS/RS/US (ISO 15434) are allowed in data
 _FORBIDDEN = re.compile(rb"[\x01-\x03\x05-\x08\x0a-\x1b\x7f]")
+_C1 = re.compile("[\x80-\x9f]")
 _AIM = re.compile(rb"\][A-Za-z][0-9A-Za-z]")
 
 # AIM identifier -> barcode type: exact identifiers first, then by symbology letter
@@ -185,9 +188,17 @@ class PlainScannerDecoder:
         if not body:
             out.append(Garbled("no data", raw))
             return
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            out.append(Garbled("not UTF-8", raw))
+            return
+        if _C1.search(text):
+            out.append(Garbled("C1 control characters in line", raw))
+            return
         out.append(
             ScanFrame(
-                data=decode_text(body),
+                data=text,
                 symbology=symbology,
                 barcode_type=None if symbology is None else aim_barcode_type(symbology),
                 raw=raw,

@@ -6,9 +6,14 @@ handful of workers (cpu+4, i.e. 6 on a 2-core gate PC) shared with everything el
 thread per open port blocks in `port.read()` with a short timeout (READ_TIMEOUT_S, so a stop
 is noticed within that time even on URL handlers without `cancel_read`), and hands every
 chunk - or the exception that ended the port - to the event loop with
-`call_soon_threadsafe`. The loop side only ever awaits a queue. At 115200 baud a port makes
-at most ~11.5 kB/s, so the unbounded hand-over queue cannot grow without the loop being
-stalled for minutes.
+`call_soon_threadsafe`. The loop side only ever awaits a queue.
+
+The hand-over is bounded: at most MAX_PENDING_BYTES handed to the loop and not yet read by
+it. A real line at 115200 baud makes ~11.5 kB/s, so the bound is seconds of a stalled loop;
+a pty or socket:// flooded with junk at memory speed would otherwise grow the queue without
+limit (708 MB once) and hold a real scan behind it for minutes. Over the bound the reader
+drops what it reads and counts it (`dropped_bytes`), then pauses DROP_PAUSE_S so that reading
+and dropping at memory speed cannot starve the loop; the codecs resynchronise after the gap.
 
 Writes are short (ACKs, commands) and go through `asyncio.to_thread` so a stalled line
 (hardware flow control) never blocks the loop.
@@ -38,6 +43,9 @@ log = logging.getLogger(__name__)
 
 READ_TIMEOUT_S = 0.1
 _CHUNK = 4096
+#: bytes read from the port and not yet taken by the loop; more are dropped and counted
+MAX_PENDING_BYTES = 64 * 1024
+DROP_PAUSE_S = 0.05
 
 
 class SerialPort:
@@ -50,6 +58,10 @@ class SerialPort:
         self.name = name
         self.raw: Any = None  # the pyserial object; tests on loop:// may write into it
         self._inbox: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
+        self.max_pending = MAX_PENDING_BYTES
+        self._pending = 0  # bytes handed to the loop, not yet read (guarded by _lock)
+        self.dropped = 0  # bytes dropped because the loop fell behind (guarded by _lock)
+        self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._failed: BaseException | None = None
@@ -82,12 +94,32 @@ class SerialPort:
                 item = err
             if item == b"":
                 continue
+            if isinstance(item, bytes) and not self._take(len(item)):
+                # the loop is behind: pause rather than spin on read-and-drop, which would
+                # starve the loop of the GIL (a flooding pty or socket then simply waits)
+                self._stopping.wait(DROP_PAUSE_S)
+                continue
             try:
                 loop.call_soon_threadsafe(self._inbox.put_nowait, item)
             except RuntimeError:  # the loop is closed: nobody is listening any more
                 return
             if isinstance(item, BaseException):
                 return
+
+    def _take(self, size: int) -> bool:
+        """Reader thread: may `size` more bytes go to the loop? If not, count them dropped."""
+        with self._lock:
+            if self._pending + size > self.max_pending:
+                self.dropped += size
+                return False
+            self._pending += size
+            return True
+
+    @property
+    def pending(self) -> int:
+        """Bytes read from the port and waiting for the loop (never above `max_pending`)."""
+        with self._lock:
+            return self._pending
 
     async def read(self, timeout: float | None) -> bytes:
         """Next chunk of bytes, or b"" after `timeout` seconds of quiet. Raises DeviceOffline
@@ -102,6 +134,8 @@ class SerialPort:
         if isinstance(item, BaseException):
             self._failed = item
             raise DeviceOffline(f"port {self.url} lost: {item}") from item
+        with self._lock:
+            self._pending -= len(item)
         return item
 
     async def write(self, data: bytes) -> None:
@@ -172,6 +206,7 @@ class SerialDriver(Driver):
         silence = float(getattr(self.config, "silence_timeout_s", 0.0) or 0.0)
         last_byte = loop.time()
         idle_pending = False
+        dropped = self.port.dropped
         while True:
             waits = []
             if idle_pending and self.idle_timeout_s > 0:
@@ -181,6 +216,12 @@ class SerialDriver(Driver):
             timeout = max(0.0, min(waits)) if waits else None
             data = await self.port.read(timeout)
             now = loop.time()
+            if self.port.dropped != dropped:
+                if not self.counters["dropped_bytes"]:
+                    log.warning("device %s: bytes arrive faster than they are handled; dropping "
+                                "(counted as dropped_bytes)", self.name)
+                self.count("dropped_bytes", self.port.dropped - dropped)
+                dropped = self.port.dropped
             if data:
                 last_byte = now
                 idle_pending = True

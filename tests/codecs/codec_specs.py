@@ -246,7 +246,7 @@ PLAIN_VECTORS = [
     (b"]E04006381333931\r\n", scan("4006381333931", "]E0", "ean13", b"]E04006381333931")),
     (b"]A0BAY-07\r\n", scan("BAY-07", "]A0", "code39", b"]A0BAY-07")),
     ("]Q3(00)中\r\n".encode(), scan("(00)中", "]Q3", "gs1_qr", "]Q3(00)中".encode())),
-    (b"caf\xe9\r\n", scan("café", None, None, b"caf\xe9")),  # not UTF-8: latin-1
+    ("café\r\n".encode(), scan("café", None, None, "café".encode())),  # UTF-8 beyond ASCII
 ]
 AIMS = [None, "]C0", "]C1", "]d1", "]d2", "]Q1", "]Q3", "]E0", "]E4", "]A0"]
 AIM_TYPES = {

@@ -123,3 +123,16 @@ def test_scans_after_any_garbage_line_come_back(parts, cuts):
     expected = [scan for _, (_, scan) in parts]
     got = frames(feed_chunks(PlainScannerDecoder(max_length=128), cut_at(stream, cuts), 129))
     assert is_subsequence(expected, got)
+
+
+@pytest.mark.parametrize("line,reason", [
+    (b"caf\xe9", "not UTF-8"),  # a single-byte code page, or a wrong baud rate
+    (b"\xc3\x28junk", "not UTF-8"),
+    (b"TCNU\xc2\x857200794", "C1 control characters in line"),  # U+0085 (NEL)
+    (b"\xc2\x9bJUNK", "C1 control characters in line"),  # U+009B (CSI)
+])
+def test_undecodable_bytes_and_c1_controls_are_garbled_never_a_scan(line, reason):
+    decoder = PlainScannerDecoder()
+    events = decoder.feed(line + b"\r\nTCNU7200794\r\n")
+    assert [e.reason for e in events if isinstance(e, Garbled)] == [reason]
+    assert [e.data for e in events if isinstance(e, ScanFrame)] == ["TCNU7200794"]
