@@ -33,7 +33,6 @@ from agent.contract.topics import PUBLISHER, Kind, Topic
 from simulators.port import PortSim
 from simulators.scenario import SCENARIO_DIR, load_scenario
 
-pytestmark = [pytest.mark.slow, pytest.mark.allow_leaks]  # child processes and ptys are audited by the run itself
 
 BUNDLE = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "portedge-v1.schema.json"
 
@@ -146,6 +145,26 @@ def _label(topic: Topic, env: dict) -> str:
     return f"{topic.kind}/{topic.name}"
 
 
+def _env(node: str, seq: int, id_: str, body: str = "x") -> bytes:
+    return json.dumps({"id": id_, "node": node, "seq": seq, "body": body}).encode()
+
+
+def test_the_seq_audit_finds_gaps_reused_seqs_and_copies_that_differ():
+    t = "portedge/v1/s/n/evt/scan"
+    clean = audit_seq([(t, _env("n", 1, "A")), (t, _env("n", 2, "B")), (t, _env("n", 2, "B")), (t, _env("n", 0, "R"))])
+    assert clean["n"] == {"records": 2, "first": 1, "last": 2, "gaps": []}
+    assert clean["_"] == {"problems": [], "copies": 1}
+    gap = audit_seq([(t, _env("n", 1, "A")), (t, _env("n", 3, "C"))])
+    assert gap["n"]["gaps"] == [2]
+    reused = audit_seq([(t, _env("n", 1, "A")), (t, _env("n", 1, "B"))])
+    assert "seq 1 used by two ids" in reused["_"]["problems"][0]
+    differs = audit_seq([(t, _env("n", 1, "A")), (t, _env("n", 2, "A", "other"))])  # a re-send with a new seq
+    assert "different bytes" in differs["_"]["problems"][0]
+
+
+# child processes and ptys are audited by the run itself
+@pytest.mark.slow
+@pytest.mark.allow_leaks
 def test_every_message_of_a_port_run_with_faults_validates_against_the_published_schema(mosquitto, tmp_path):
     contract = Contract(BUNDLE)
     scenario = load_scenario(SCENARIO_DIR / "contract.toml")
