@@ -33,7 +33,6 @@ from agent.contract.topics import PUBLISHER, Kind, Topic
 from simulators.port import PortSim
 from simulators.scenario import SCENARIO_DIR, load_scenario
 
-
 BUNDLE = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "portedge-v1.schema.json"
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import ClassCap, _default_caps
+from agent.contract.catalog import BY_TYPE
 from agent.contract.envelope import Envelope, Response, dump
 from agent.contract.topics import Kind, Topic
 from agent.errors import StorageFullError
@@ -128,6 +129,10 @@ class Outbox:
                  expires_at: datetime | None) -> tuple[PutRequest, Envelope]:
         if priority not in PRIORITY_INDEX:
             raise ValueError(f"priority must be one of {PRIORITIES}, not {priority!r}")
+        spec = BY_TYPE.get(type)
+        if isinstance(body, BaseModel) and spec is not None and not isinstance(body, spec.body):
+            # a record goes out under its catalog type only as that type's model (the contract)
+            raise TypeError(f"a {type!r} record carries {spec.body.__name__}, not {body.__class__.__name__}")
         kwargs: dict[str, Any] = {"node": self.node_id, "type": type, "body": body,
                                   "correlation_id": correlation_id, "reply_to": reply_to, "ts": self._clock.now()}
         if msg_id is not None:

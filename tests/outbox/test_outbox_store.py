@@ -280,3 +280,12 @@ def test_a_stored_answer_sent_again_keeps_its_bytes_and_seq_and_takes_no_new_seq
 
     with Outbox(tmp_path / "o.db", "lane-1") as outbox:
         asyncio.run(scenario(outbox))
+
+
+def test_a_catalog_type_is_stored_only_with_its_contract_model(tmp_path):
+    from agent.contract.devices import Scan, Weight
+
+    with Outbox(tmp_path / "o.db", "lane-1") as outbox:
+        with pytest.raises(TypeError, match="'weight' record carries Weight, not Scan"):
+            outbox.put("weight", Scan(device="s", data="x"))
+        assert outbox.put("weight", Weight(device="s", value=1, unit="kg", mode="gross", stable=True)).seq == 1
