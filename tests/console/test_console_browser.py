@@ -134,9 +134,13 @@ def test_clerk_watches_a_truck_resolves_trouble_and_is_refused_an_unsafe_close(l
                 await tablet.close()
             finally:
                 await browser.close()
-        return page_audit, head, lane.transactions(), lane.platform.ledger.bodies("staff_action", "lane-1")
+            seen = lane.node.audit.head[0]  # a heartbeat (every 2 s) carries the chain head out
+            await until(lambda: ((lane.platform.ledger.latest("heartbeat", "lane-1") or {}).get("audit") or {})
+                        .get("seq", 0) >= seen, 15, "a heartbeat with the audit head")
+        return (page_audit, head, lane.transactions(), lane.platform.ledger.bodies("staff_action", "lane-1"),
+                lane.platform.ledger.latest("heartbeat", "lane-1")["audit"])
 
-    page_audit, head, transactions, staff_actions = lane_run(scenario, extra_toml=console_toml(port), timeout=240)
+    page_audit, head, transactions, staff_actions, beat = lane_run(scenario, extra_toml=console_toml(port), timeout=240)
     assert [t["outcome"] for t in transactions] == ["passed", "passed"]
     assert transactions[1]["containers"][0]["number"] == misread.containers[0]
     assert [(a["action"], a["outcome"]) for a in staff_actions] == [("correct_container", "done"), ("close", "refused")]
@@ -152,6 +156,7 @@ def test_clerk_watches_a_truck_resolves_trouble_and_is_refused_an_unsafe_close(l
     newest = [[str(e["seq"]), e["kind"], e["actor"], e["what"]] for e in reversed(entries)][:len(shown)]
     assert shown == newest
     assert head.startswith(f"{entries[-1]['seq']} · {entries[-1]['hash'][:16]}")
+    assert beat["hash"] == entries[beat["seq"] - 1]["hash"], "the heartbeat's head is not the log's entry"
     staff = [e for e in entries if e["kind"] == "staff"]
     assert [(e["actor"], e["what"]) for e in staff] == [(BADGE, "correct_container"), (BADGE, "close refused")]
     assert {e["what"] for e in entries if e["kind"] == "barrier"} >= {"opening", "closing"}
