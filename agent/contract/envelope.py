@@ -18,6 +18,9 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SCHEMA_VERSION = 1
+#: the largest integer a command may carry: what SQLite (and most platforms) store as a
+#: signed 64-bit integer; a bigger one is refused as invalid_schema, never stored or run
+MAX_INT = 2**63 - 1
 #: a command or response payload larger than this is refused (bytes of JSON)
 MAX_COMMAND_BYTES = 256 * 1024
 
@@ -87,7 +90,7 @@ class Command(Strict, Generic[B]):
     node: str = Field(min_length=1, max_length=64, description="the node the command is for")
     ts: AwareDatetime = Field(default_factory=utc_now)
     type: str = Field(min_length=1, max_length=64)
-    v: int = Field(default=SCHEMA_VERSION, ge=1)
+    v: int = Field(default=SCHEMA_VERSION, ge=1, le=MAX_INT)
     body: B
     reply_to: str = Field(min_length=1, max_length=256)
     correlation_id: str = Field(min_length=1, max_length=64)

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from agent.contract.devices import CameraRead, Weight
-from agent.contract.envelope import Strict
+from agent.contract.envelope import MAX_INT, Strict
 
 TransactionType = Literal["DI", "RE", "DM", "RM", "DC", "RC"]
 DecidedBy = Literal["platform", "offline", "staff"]
@@ -96,7 +96,7 @@ class Permit(Strict):
 class PermitsSync(Strict):
     """cmd/permits_sync: the full set of permits for this lane, versioned (replaces the old set)."""
 
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=MAX_INT)
     permits: list[Permit]
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
-from agent.contract.envelope import Strict
+from agent.contract.envelope import MAX_INT, Strict
 
 PersonKey = str
 _KEY = r"^[0-9a-f]{64}$"
@@ -102,7 +102,7 @@ class AllowEntry(Strict):
 class AllowListSync(Strict):
     """cmd/allow_list_sync: the whole offline allow-list for this lane, versioned (replaces the old)."""
 
-    version: int = Field(ge=0)
+    version: int = Field(ge=0, le=MAX_INT)
     entries: list[AllowEntry]
     blocked: list[PersonKey] = Field(default_factory=list, description="blacklisted keys: denied even with an entry")
 
