@@ -33,8 +33,9 @@ ALSO = {
 }
 
 
-def _command(site: str, node: str, name: str, body: dict, *, cid: str | None = None, to_node: str | None = None,
-             expires_in_s: float = 30.0, reply_to: str | None = None) -> bytes:
+def command_bytes(site: str, node: str, name: str, body: dict, *, cid: str | None = None, to_node: str | None = None,
+                  expires_in_s: float = 30.0, reply_to: str | None = None) -> bytes:
+    """A command's payload as a platform would write it (and as a misbehaving one might)."""
     now = utc_now()
     return json.dumps({
         "id": cid or new_id(), "node": to_node or node, "ts": now.isoformat(), "type": name, "v": 1, "body": body,
@@ -49,16 +50,16 @@ async def bad_commands(publish, site: str, node: str, role: str, *, pause_s: flo
     name, body = HARMLESS[role]
     sent: list[tuple[str, str, bytes]] = [
         ("broken JSON", name, b"{not json"),
-        ("wrong body", name, _command(site, node, name, {"surprise": 1})),
-        ("unknown command", "self_destruct", _command(site, node, "self_destruct", {})),
-        ("expired", name, _command(site, node, name, body, expires_in_s=-5)),
-        ("another node's", name, _command(site, node, name, body, to_node="someone-else")),
+        ("wrong body", name, command_bytes(site, node, name, {"surprise": 1})),
+        ("unknown command", "self_destruct", command_bytes(site, node, "self_destruct", {})),
+        ("expired", name, command_bytes(site, node, name, body, expires_in_s=-5)),
+        ("another node's", name, command_bytes(site, node, name, body, to_node="someone-else")),
         ("reply_to outside the node", name,
-         _command(site, node, name, body, reply_to=str(Topic(site, "someone-else", Kind.RES, name)))),
+         command_bytes(site, node, name, body, reply_to=str(Topic(site, "someone-else", Kind.RES, name)))),
     ]
-    sent += [("refused by the handler", other, _command(site, node, other, other_body))
+    sent += [("refused by the handler", other, command_bytes(site, node, other, other_body))
              for other, other_body in ALSO[role]]
-    twice = _command(site, node, name, body, cid=new_id())
+    twice = command_bytes(site, node, name, body, cid=new_id())
     sent.append(("refused by the handler", name, twice))
     for _what, command, payload in sent:
         publish(node, command, payload)
