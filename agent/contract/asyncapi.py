@@ -39,9 +39,14 @@ Generated from agent/contract/catalog.py by `portedge contract`; do not edit by 
 
 Every topic starts with {PREFIX}/{VERSION}/{{site}}/{{node}}/. Operations are described from the
 node's point of view: `send` means the node publishes, `receive` means the platform does.
-All publishes are QoS 1 (at least once): drop duplicates by `id`. `seq` counts per node, so a
-gap shows a lost record. Commands carry `expires_at`; a node refuses a stale command with an
-error response on the command's `reply_to`.
+All publishes are QoS 1 (at least once): drop duplicates by `id` (a copy has the same bytes).
+`seq` counts a node's records (evt and res) from 1, so a gap shows a record not yet seen; it
+is 0 on the retained state and on requests, which are not records. Commands carry
+`expires_at`; a node answers every command on its `reply_to` when that lies in the node's own
+res/ (else, for a refusal, the MQTT 5 Response Topic, else res/{{command}}), and refuses a
+command it does not have there too (channel res-unknown_command). Everything needed travels
+in the payload (MQTT 3.1.1 works); MQTT 5 properties are used where present.
+docs/platform-integration.md says more.
 """
 
 

@@ -69,7 +69,9 @@ class Envelope(Strict, Generic[B]):
 
     id: str = Field(default_factory=new_id, min_length=26, max_length=26, pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")
     node: str = Field(min_length=1, max_length=64)
-    seq: int = Field(default=0, ge=0, description="per-node sequence, assigned at outbox commit; 0 = not yet stored")
+    seq: int = Field(default=0, ge=0, description="per-node sequence of records (evt), assigned when the node "
+                     "commits them, from 1, surviving restarts; 0 on what is not a record: the retained "
+                     "state and requests")
     ts: AwareDatetime = Field(default_factory=utc_now)
     type: str = Field(min_length=1, max_length=64)
     v: int = Field(default=SCHEMA_VERSION, ge=1)
@@ -122,7 +124,8 @@ class Response(Strict, Generic[B]):
 
     id: str = Field(default_factory=new_id, min_length=1, max_length=64)
     node: str = Field(min_length=1, max_length=64)
-    seq: int = Field(default=0, ge=0)
+    seq: int = Field(default=0, ge=0, description="a node's answer is a record: its seq (shared with its events); "
+                     "a re-sent answer keeps it. 0 on the platform's answers")
     ts: AwareDatetime = Field(default_factory=utc_now)
     type: str = Field(min_length=1, max_length=64)
     v: int = Field(default=SCHEMA_VERSION, ge=1)
