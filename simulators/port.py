@@ -35,6 +35,7 @@ from simulators.faults.commands import bad_commands
 from simulators.forklift import ForkliftDriver
 from simulators.lane_rig import LaneRig
 from simulators.mosquitto import Mosquitto
+from simulators.people_traffic import TurnstileLane, choose
 from simulators.platform import PlatformSim, Preadvice
 from simulators.platform.orders import OrderBook, Truck
 from simulators.scenario import Happening, Scenario
@@ -75,6 +76,7 @@ class PortSim:
         self.state = PortState()
         self.lanes: dict[str, LaneRig] = {}
         self.pdas: dict[str, NodeRuntime] = {}
+        self.turnstiles: dict[str, TurnstileLane] = {}
         self.drivers: dict[str, ForkliftDriver] = {}
         self.notes: list[str] = []
         self._tasks: list[asyncio.Task] = []
@@ -110,6 +112,11 @@ class PortSim:
             rig.spawn()
             self._queues[lane] = asyncio.Queue()
             self._tasks.append(asyncio.create_task(self._lane_worker(lane), name=f"trucks-{lane}"))
+        for node in self.scenario.turnstile_ids:
+            turnstile = TurnstileLane(node, self.scenario.site, self.workdir / node, self.proxy.url, self.platform,
+                                      random.Random(self.rng.random()), mqtt_version=self.mqtt_version)
+            self.turnstiles[node] = await turnstile.start()
+            self._tasks.append(asyncio.create_task(turnstile.work(), name=f"people-{node}"))
         for i, pda in enumerate(self.scenario.pda_ids):
             await self._start_pda(pda, i)
 
@@ -160,6 +167,10 @@ pin_hash_n = 1024
                     permits[h.target or ""].append(self.book.permit(truck, now, len(self._trucks)))
         for lane, items in permits.items():
             self.platform.push_permits(lane, version=1, permits=items, ttl_s=120)
+        self._people = {(h.at_s, h.target): self.turnstiles[h.target or ""].plan(
+            choose(self.rng, self.scenario.people.mix)) for h in self.timeline if h.what == "person"}
+        for turnstile in self.turnstiles.values():
+            turnstile.push_allow_list()
 
     # -- the run ----------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
@@ -187,7 +198,7 @@ pin_hash_n = 1024
 
     async def _settle(self, timeout: float = 20.0) -> None:
         """Wait until every node said it is online (retained birth state)."""
-        nodes = set(self.lanes) | set(self.pdas)
+        nodes = set(self.lanes) | set(self.pdas) | set(self.turnstiles)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             online = {n for n, s in self.platform.node_states.items() if s.get("body", s).get("status") == "online"}
@@ -207,6 +218,8 @@ pin_hash_n = 1024
             truck = self._trucks[(h.at_s, h.target or "")]
             self.state.trucks_queued[h.target] += 1
             self._queues[h.target].put_nowait(truck)
+        elif h.what == "person":
+            self.turnstiles[h.target or ""].queue.put_nowait(self._people[(h.at_s, h.target)])
         elif h.what == "order":
             self._order(h.target or "")
         else:
@@ -270,6 +283,11 @@ pin_hash_n = 1024
                 self.proxy.stall()
                 await asyncio.sleep(h.duration_s)
                 self.proxy.resume()
+            elif h.what == "serial_unplug" and h.target and ":" in h.target:  # <turnstile node>:id-1
+                line = self.turnstiles[h.target.split(":")[0]].rig.id_line
+                line.unplug()
+                await asyncio.sleep(h.duration_s)
+                line.replug()
             elif h.what in ("serial_unplug", "serial_garbage"):
                 rig = self.lanes[self.scenario.lane_ids[0]]
                 if h.what == "serial_garbage":
@@ -324,6 +342,7 @@ pin_hash_n = 1024
     def _depths(self) -> dict[str, int]:
         """Rows still waiting in each node's outbox (lanes: read from their SQLite files)."""
         depths = {pda: node.outbox.stats().depth for pda, node in self.pdas.items()}
+        depths |= {t: lane.node.outbox.stats().depth for t, lane in self.turnstiles.items() if lane.node}
         for lane, rig in self.lanes.items():
             try:
                 with contextlib.closing(sqlite3.connect(f"file:{rig.workdir / (lane + '.db')}?mode=ro", uri=True,
@@ -356,6 +375,7 @@ pin_hash_n = 1024
             if rig.proc is not None and rig.proc.poll() is None:
                 rig.proc.send_signal(signal.SIGTERM)
         await asyncio.gather(*(pda.close() for pda in self.pdas.values()), return_exceptions=True)
+        await asyncio.gather(*(t.close() for t in self.turnstiles.values()), return_exceptions=True)
         await asyncio.gather(*(rig.stop() for rig in self.lanes.values()), return_exceptions=True)
         if hasattr(self, "platform"):
             self.platform.stop()

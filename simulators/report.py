@@ -35,7 +35,8 @@ def unsafe_movements(movements: list) -> list:
 
 def summarise(sim) -> dict[str, Any]:
     ledger = sim.platform.ledger
-    nodes = sorted(set(sim.lanes) | set(sim.pdas))
+    turnstiles = getattr(sim, "turnstiles", {})
+    nodes = sorted(set(sim.lanes) | set(sim.pdas) | set(turnstiles))
     delivery = {}
     for node in nodes:
         audit = ledger.audit(node)
@@ -66,6 +67,14 @@ def summarise(sim) -> dict[str, Any]:
         final = Counter(u["state"] for u in updates)
         pdas[pda] = {"task_updates": len(updates), "tasks": len(by_task), "states_reported": dict(final),
                      "updates_out_of_order": out_of_order, "driver": dict(sim.drivers[pda].counts)}
+    people = {}
+    for node, lane in turnstiles.items():
+        passes = ledger.bodies("person_passage", node)
+        people[node] = {"people": dict(lane.counts), "outcomes": dict(Counter(p["outcome"] for p in passes)),
+                        "decided_offline": sum(1 for p in passes if p.get("offline")),
+                        "alarms": dict(Counter(a["what"] for a in ledger.bodies("person_alarm", node))),
+                        "reconciled": ledger.count("person_reconcile", node),
+                        "counted_passages_over_one": sum(1 for p in passes if p["passages"] > 1)}
     platform = sim.platform.stats
     latency = {"all_records": _ms(ledger.latencies()), "gate_transaction": _ms(ledger.latencies("gate_transaction")),
                "task_update": _ms(ledger.latencies("task_update")), "gate_verify": _ms(ledger.latencies("gate_verify"))}
@@ -81,6 +90,9 @@ def summarise(sim) -> dict[str, Any]:
     for pda, d in pdas.items():
         if d["updates_out_of_order"]:
             problems.append(f"{pda}: task updates out of order for {d['updates_out_of_order'][:3]}")
+    for node, d in people.items():
+        if d["counted_passages_over_one"]:
+            problems.append(f"{node}: a pass counted more than one passage")
     if sum(platform.invalid.values()):
         problems.append(f"platform received invalid messages: {dict(platform.invalid)}")
     records = ledger.count()
@@ -91,6 +103,7 @@ def summarise(sim) -> dict[str, Any]:
         "ok": not problems, "problems": problems, "notes": sim.notes,
         "records_received": records, "records_per_s": round(records / seconds, 1),
         "duplicates_dropped": ledger.duplicates(), "delivery": delivery, "lanes": lanes, "pdas": pdas,
+        "turnstiles": people,
         "orders": {"sent": sim.state.orders, "cancelled": sim.state.cancels, "reassigned": sim.state.reassigns},
         "faults": sim.state.faults_done, "latency": latency,
         "platform": {"answered": dict(platform.answered), "ignored_while_silent": platform.ignored_while_silent,

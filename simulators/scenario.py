@@ -49,6 +49,16 @@ class Orders(_Model):
     reassign_rate: float = Field(default=0.05, ge=0, le=1)
 
 
+#: kinds of person at a turnstile (simulators/people_traffic.py plays each)
+Kind = Literal["valid", "dated", "expired", "blacklisted", "tailgating", "pulled", "badge"]
+
+
+class PeopleTraffic(_Model):
+    people_per_hour: float = Field(default=360.0, ge=0, description="per turnstile")
+    mix: dict[Kind, float] = Field(default_factory=lambda: {"valid": 7, "dated": 2, "expired": 1, "blacklisted": 1,
+                                                            "tailgating": 1, "pulled": 1, "badge": 3})
+
+
 class Fault(_Model):
     at_s: float = Field(ge=0)
     kind: FaultKind
@@ -63,9 +73,11 @@ class Scenario(_Model):
     site: str = "yantian"
     lanes: int = Field(default=2, ge=0, le=50)
     pdas: int = Field(default=3, ge=0, le=200)
+    turnstiles: int = Field(default=0, ge=0, le=10, description="restricted-area turnstile lanes (simulators/people_traffic.py)")
     platform_delay_s: float = Field(default=0.05, ge=0)
     traffic: Traffic = Field(default_factory=Traffic)
     orders: Orders = Field(default_factory=Orders)
+    people: PeopleTraffic = Field(default_factory=PeopleTraffic)
     faults: list[Fault] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -80,6 +92,10 @@ class Scenario(_Model):
         return [f"lane-{i + 1}" for i in range(self.lanes)]
 
     @property
+    def turnstile_ids(self) -> list[str]:
+        return [f"apron-{i + 1}" for i in range(self.turnstiles)]
+
+    @property
     def pda_ids(self) -> list[str]:
         return [f"pda-{i + 1}" for i in range(self.pdas)]
 
@@ -91,6 +107,8 @@ class Scenario(_Model):
             out += _poisson(rng, self.traffic.trucks_per_hour, self.duration_s, "truck", lane)
         for pda in self.pda_ids:
             out += _poisson(rng, self.orders.inspections_per_hour, self.duration_s, "order", pda)
+        for turnstile in self.turnstile_ids:
+            out += _poisson(rng, self.people.people_per_hour, self.duration_s, "person", turnstile)
         out += [Happening(f.at_s, f.kind, f.target, f.duration_s) for f in self.faults]
         return sorted(out, key=lambda h: (h.at_s, h.what, h.target or ""))
 
