@@ -23,6 +23,7 @@ from kivy.uix.textinput import TextInput
 from pda_app import fonts, haptics, theme
 from pda_app.overlays import ConfirmPanel, FeedbackPanel, NoticePanel
 from pda_app.presenter import Presenter, ViewModel
+from pda_app.scanners import IntentInput, ScanInput, WedgeInput
 from pda_app.screens import (
     ExceptionScreen,
     LoginScreen,
@@ -31,7 +32,6 @@ from pda_app.screens import (
     TaskListScreen,
 )
 from pda_app.sound import Beeper
-from pda_app.wedge import ENTER_KEYS, WedgeBuffer
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ class PdaApp(App):
         super().__init__(**kw)
         self.presenter = presenter
         self.font = fonts.register()
-        self.wedge = WedgeBuffer()
+        self.wedge = WedgeInput(typing=self._typing_in_field)
+        self.inputs: list[ScanInput] = [self.wedge, IntentInput()]  # serial scanners come through the core
         self.sound_dir = sound_dir
         self.beeper: Beeper | None = None
         self.vibrator = vibrator
@@ -78,7 +79,8 @@ class PdaApp(App):
         return root
 
     def on_start(self):
-        Window.bind(on_textinput=self._on_textinput, on_key_down=self._on_key_down)
+        for scan_input in self.inputs:
+            scan_input.start(self.deliver_scan)
         self.beeper = Beeper(self.sound_dir or Path(self.user_data_dir) / "sounds")
         if self.vibrator is None:
             self.vibrator = haptics.device_vibrator()
@@ -95,7 +97,8 @@ class PdaApp(App):
         gc.freeze()
 
     def on_stop(self):
-        Window.unbind(on_textinput=self._on_textinput, on_key_down=self._on_key_down)
+        for scan_input in self.inputs:
+            scan_input.stop()
         if self._unsubscribe:
             self._unsubscribe()
         for task in list(self._tasks):
@@ -158,21 +161,13 @@ class PdaApp(App):
             if on:
                 self.stage.add_widget(overlay)
 
-    # -- keyboard wedge -------------------------------------------------------------------
+    # -- scanner input (pda_app/scanners.py) ---------------------------------------------
     def _typing_in_field(self) -> bool:
         return any(isinstance(w, TextInput) and w.focus for w in self.screens["exception"].walk())
 
-    def _on_textinput(self, _window, text: str):
-        if not self._typing_in_field():
-            self.wedge.text(text)
-
-    def _on_key_down(self, _window, key: int, *_args):
-        if key in ENTER_KEYS and not self._typing_in_field():
-            data = self.wedge.enter()
-            if data:
-                self.spawn(self.presenter.scan(data, source="wedge"))
-            return True
-        return False
+    def deliver_scan(self, data: str, source: str) -> None:
+        """Every scan input's one way in: the presenter's scan intent, on the UI loop."""
+        self.spawn(self.presenter.scan(data, source=source))
 
     # -- intents (called by the screens) --------------------------------------------------
     def spawn(self, coro) -> asyncio.Task:

@@ -1,21 +1,25 @@
-"""Find a font that draws Chinese and register it with Kivy as `FONT_NAME`.
+"""The font that draws Chinese, shipped with the app, registered with Kivy as `FONT_NAME`.
 
-Without one, Kivy's default Roboto draws every Chinese character as an empty box ("tofu"), so
-the app refuses to start instead: `CjkFontMissing` names the Debian package to install.
+The app carries its own CJK font (pda_app/assets/PortEdgeCJK-subset.ttf: a subset of WenQuanYi
+Micro Hei made by `python -m pda_app.fontsubset`, Apache-2.0, licence beside it), so it draws
+the same on an Android handheld, which has none of Debian's font paths, as here. Nothing is
+looked up in the system. Without a CJK font Kivy's default Roboto draws every Chinese character
+as an empty box ("tofu"): a missing asset stops the app with `CjkFontMissing` instead.
 `find_cjk_font()` does not import Kivy; `register()` does.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent.errors import PortEdgeError
 
 FONT_NAME = "PortEdgeCJK"
+ASSETS = Path(__file__).resolve().parent / "assets"
+SHIPPED = ASSETS / "PortEdgeCJK-subset.ttf"
+LICENCE = ASSETS / "LICENSE-WenQuanYi-Micro-Hei.txt"
 
 
 class CjkFontMissing(PortEdgeError, FileNotFoundError):
@@ -30,52 +34,19 @@ class FontChoice:
     package: str
 
 
-#: known fonts, best first. Licences as stated in each Debian package's copyright file.
-CANDIDATES: tuple[FontChoice, ...] = (
-    FontChoice(Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"), "WenQuanYi Micro Hei",
-               "Apache-2.0 or GPL-3+ with font exception", "fonts-wqy-microhei"),
-    FontChoice(Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"), "Noto Sans CJK",
-               "SIL Open Font License 1.1", "fonts-noto-cjk"),
-    FontChoice(Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"), "WenQuanYi Zen Hei",
-               "GPL-2 with font exception", "fonts-wqy-zenhei"),
-    FontChoice(Path("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"), "Droid Sans Fallback",
-               "Apache-2.0", "fonts-droid-fallback"),
-)
-
-INSTALL_HINT = "install one: apt-get install fonts-wqy-microhei (or set PORTEDGE_CJK_FONT=/path/to/font.ttc)"
-
-
 def find_cjk_font() -> FontChoice:
-    """The font to use: $PORTEDGE_CJK_FONT, else the first known font present, else what
-    fontconfig offers for Chinese. Raises `CjkFontMissing` when there is none."""
+    """$PORTEDGE_CJK_FONT (a full font, e.g. for names beyond the subset's common hanzi), else
+    the font shipped in the package. Raises `CjkFontMissing` when neither is there."""
     override = os.environ.get("PORTEDGE_CJK_FONT")
     if override:
         path = Path(override)
         if not path.is_file():
-            raise CjkFontMissing(f"PORTEDGE_CJK_FONT={override} is not a file; {INSTALL_HINT}")
+            raise CjkFontMissing(f"PORTEDGE_CJK_FONT={override} is not a file")
         return FontChoice(path, path.stem, "see the font's own licence", "(given by PORTEDGE_CJK_FONT)")
-    for choice in CANDIDATES:
-        if choice.path.is_file():
-            return choice
-    found = _fontconfig_chinese()
-    if found is not None:
-        return FontChoice(found, found.stem, "see the font's own licence", "(found by fontconfig)")
-    raise CjkFontMissing(f"no font that draws Chinese was found; {INSTALL_HINT}")
-
-
-def _fontconfig_chinese() -> Path | None:
-    fc_list = shutil.which("fc-list")
-    if fc_list is None:
-        return None
-    try:
-        out = subprocess.run([fc_list, ":lang=zh-cn", "file"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for line in sorted(out.splitlines()):
-        path = Path(line.split(":", 1)[0].strip())
-        if path.suffix.lower() in (".ttf", ".ttc", ".otf") and path.is_file():
-            return path
-    return None
+    if not SHIPPED.is_file():
+        raise CjkFontMissing(f"the app's font {SHIPPED} is missing: reinstall the package "
+                             "(or rebuild it: python -m pda_app.fontsubset)")
+    return FontChoice(SHIPPED, "WenQuanYi Micro Hei (subset)", f"Apache-2.0 ({LICENCE.name})", "portedge (pda_app/assets)")
 
 
 def register(choice: FontChoice | None = None) -> FontChoice:

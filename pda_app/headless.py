@@ -11,20 +11,26 @@ import sys
 import tempfile
 
 
-def prepare(*, offscreen: bool, kivy_home: str | None = None, size: tuple[int, int] = (480, 800)) -> None:
+def prepare(*, offscreen: bool, kivy_home: str | None = None, size: tuple[int, int] = (480, 800),
+            debug: bool = False) -> None:
     """Set Kivy's environment. `offscreen=True` renders with SDL2's offscreen video driver
-    (Mesa's llvmpipe does the GL), so no X server or display is needed."""
+    (Mesa's llvmpipe does the GL), so no X server or display is needed. Kivy's own log (some
+    85 lines at start, CRITICAL ones among them for providers a PDA does not need) stays quiet
+    unless `debug` or PORTEDGE_KIVY_LOG=1."""
     if "kivy" in sys.modules:
         raise RuntimeError("pda_app.headless.prepare() must run before Kivy is imported")
     os.environ["KIVY_NO_ARGS"] = "1"  # our own argparse owns the command line
     os.environ.setdefault("KIVY_NO_FILELOG", "1")
     os.environ.setdefault("KIVY_NO_CONFIG", "1")  # never write ~/.kivy/config.ini
     os.environ["KIVY_HOME"] = kivy_home or os.environ.get("KIVY_HOME") or tempfile.mkdtemp(prefix="portedge-kivy-")
+    # Kivy logs through its own logger only: it never takes over sys.stderr or the root logger,
+    # so the agent's log and a CLI error reach the terminal as they would without Kivy
+    os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
+    if not debug and os.environ.get("PORTEDGE_KIVY_LOG") != "1":
+        os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
     if offscreen:
         os.environ["SDL_VIDEODRIVER"] = "offscreen"
         os.environ["KIVY_WINDOW"] = "sdl2"
-        if os.environ.get("PORTEDGE_KIVY_LOG") != "1":
-            os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         os.environ.setdefault("KIVY_CLIPBOARD", "dummy")  # no X selection tools offscreen
         # one window pixel per dp, so screenshots show sizes as designed

@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 1
     width, _, height = args.size.partition("x")
-    headless.prepare(offscreen=args.offscreen, size=(int(width), int(height)))
+    # `portedge --debug pda ...` also shows Kivy's own log (cli.main takes --debug off argv first)
+    headless.prepare(offscreen=args.offscreen, size=(int(width), int(height)), debug="--debug" in sys.argv[1:])
     headless.configure_window()
     core_mod = importlib.import_module("pda_app.core")
     app_mod = importlib.import_module("pda_app.app")

@@ -62,3 +62,18 @@ def test_screenshot_check_fails_when_chinese_is_drawn_as_tofu(tmp_path):
 
 def test_committed_screenshots_are_complete_and_not_blank():
     assert check_screenshots(ROOT / "docs/pda", [s for s, _ in SHOTS]) == []
+
+
+def test_kivy_log_is_quiet_unless_debug(mosquitto, tmp_path):
+    config = tmp_path / "pda.toml"
+    config.write_text('[node]\nid = "pda-07"\nsite = "baiyun-cargo"\nrole = "pda"\n'
+                      f'[broker]\nurl = "{mosquitto.url}"\n[storage]\npath = "var/pda-07.db"\n')
+    runs = {}
+    for flags in ((), ("--debug",)):
+        proc = subprocess.run([sys.executable, "-m", "agent", *flags, "pda", "--config", str(config), "--offscreen",
+                               "--exit-after", "2"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        runs[flags] = proc.stdout + proc.stderr
+    quiet, loud = runs[()], runs[("--debug",)]
+    assert "[Kivy" not in quiet and "CRITICAL" not in quiet and len(quiet.splitlines()) <= 2, quiet
+    assert "[Kivy" in loud and "v2." in loud  # the same run with --debug shows Kivy's log

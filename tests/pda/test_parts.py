@@ -46,10 +46,25 @@ def test_wedge_hands_on_whole_scans_only():
     assert w.pending == "" and w.counters["overlong"] == 1
 
 
-def test_a_cjk_font_is_found_and_draws_chinese():
+def test_the_app_ships_its_cjk_font_with_its_licence_and_it_draws_chinese(monkeypatch):
+    monkeypatch.delenv("PORTEDGE_CJK_FONT", raising=False)
     choice = fonts.find_cjk_font()
-    assert choice.path.is_file() and choice.licence
+    assert choice.path == fonts.SHIPPED and choice.path.is_file() and "Apache-2.0" in choice.licence
+    licence = fonts.LICENCE.read_text()
+    assert "Apache License" in licence and "WenQuanYi" in licence and "CHANGED" in licence
     assert glyph_problems(pil_renderer(str(choice.path))) == []
+
+
+def test_the_shipped_font_covers_every_character_the_app_shows():
+    from fontTools.ttLib import TTFont
+
+    from pda_app.fontsubset import gb2312_level1, ui_characters
+
+    cmap = TTFont(str(fonts.SHIPPED)).getBestCmap()
+    wanted = ui_characters() | {chr(c) for c in range(0x20, 0x7F)} | {"王", "欧", "阳"}
+    assert len(ui_characters()) > 150  # the source scan sees the app's words (both languages)
+    assert sorted(ch for ch in wanted if ord(ch) not in cmap) == []
+    assert sum(ord(ch) in cmap for ch in gb2312_level1()) == 3755  # common hanzi: names, notes
 
 
 def test_tofu_check_catches_a_font_without_chinese():
@@ -62,7 +77,7 @@ def test_tofu_check_catches_a_font_without_chinese():
 
 def test_missing_font_fails_clearly(monkeypatch, tmp_path):
     monkeypatch.setenv("PORTEDGE_CJK_FONT", str(tmp_path / "nope.ttc"))
-    with pytest.raises(fonts.CjkFontMissing, match="fonts-wqy-microhei"):
+    with pytest.raises(fonts.CjkFontMissing, match="PORTEDGE_CJK_FONT"):
         fonts.find_cjk_font()
 
 
@@ -110,3 +125,20 @@ def test_serial_scanner_reads_reach_the_presenter(mosquitto, tmp_path):
     login = asyncio.run(scenario())
     assert (login.badge, login.focus) == ("D-20417", "pin")
     assert board_path(config).name == "pda.tasks.db" and board_path(config).is_file()
+
+
+def test_vendor_scan_intents_reach_the_same_deliver_as_the_wedge():
+    from pda_app.scanners import VENDOR_INTENTS, IntentInput
+
+    got = []
+    scans = IntentInput()
+    scans.start(lambda text, source: got.append((text, source)))  # not Android: the hook only
+    urovo, zebra = VENDOR_INTENTS["urovo"], VENDOR_INTENTS["zebra"]
+    assert scans.on_intent(urovo.action, {urovo.data_extra: " 17612345675-001 \n"})
+    assert scans.on_intent(zebra.action, {zebra.data_extra: "A-03-12-2", "com.symbol.datawedge.label_type": "LABEL-TYPE-CODE128"})
+    assert not scans.on_intent("android.intent.action.BATTERY_LOW", {"level": "5"})
+    assert not scans.on_intent(urovo.action, {"something_else": "x"})
+    assert not scans.on_intent(urovo.action, {urovo.data_extra: "9" * 600})
+    assert got == [("17612345675-001", "intent:urovo"), ("A-03-12-2", "intent:zebra")]
+    assert scans.counters == {"urovo": 1, "zebra": 1, "other_action": 1, "no_data": 1, "overlong": 1}
+    scans.stop()
