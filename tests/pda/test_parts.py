@@ -142,3 +142,30 @@ def test_vendor_scan_intents_reach_the_same_deliver_as_the_wedge():
     assert got == [("17612345675-001", "intent:urovo"), ("A-03-12-2", "intent:zebra")]
     assert scans.counters == {"urovo": 1, "zebra": 1, "other_action": 1, "no_data": 1, "overlong": 1}
     scans.stop()
+
+
+def test_android_starting_point_stages_the_app_and_names_what_it_imports(tmp_path):
+    """Not an Android build (none runs here): the staged folder has what buildozer packs, and the
+    spec's requirements name every third-party package the PDA imports on its way to the screen."""
+    import configparser
+
+    from pda_app.android.stage import stage
+
+    stage(tmp_path)
+    assert (tmp_path / "main.py").is_file() and (tmp_path / "pda_app/assets/PortEdgeCJK-subset.ttf").is_file()
+    assert (tmp_path / "pda_app/assets/LICENSE-WenQuanYi-Micro-Hei.txt").is_file()
+    assert not (tmp_path / "tests").exists() and not (tmp_path / "pda_app/android").exists()
+    spec = configparser.ConfigParser()
+    spec.read(tmp_path / "buildozer.spec")
+    assert "NOT BUILT IN CI" in (tmp_path / "buildozer.spec").read_text()
+    wanted = {r.split("==")[0] for r in spec["app"]["requirements"].split(",")}
+    assert {"ttf", "txt"} <= set(spec["app"]["source.include_exts"].split(","))
+    code = ("import sys, agent.cli.main, agent.cli.pda, agent.config.load, pda_app.core, pda_app.scanners; "
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    imported = set(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                                  check=True).stdout.split())
+    names = {"paho": "paho-mqtt", "pydantic": "pydantic", "pydantic_core": "pydantic-core", "stdnum": "python-stdnum",
+             "biip": "biip", "prometheus_client": "prometheus-client", "serial": "pyserial", "yaml": "pyyaml",
+             "pymodbus": "pymodbus", "rich": "rich", "kivy": "kivy", "typing_extensions": "typing-extensions",
+             "annotated_types": "annotated-types"}
+    assert sorted(names[m] for m in imported & names.keys() if names[m] not in wanted) == []

@@ -1,0 +1,1 @@
+"""Android build starting point (buildozer): not built in CI."""
