@@ -33,6 +33,9 @@ from agent.devices.supervisor import Supervisor
 from agent.errors import ConfigError
 from agent.link import Link
 from agent.outbox import Outbox
+from agent.storage import gate_db, sibling_db
+
+__all__ = ["RECORDED", "NodeRuntime", "sibling_db"]
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +54,6 @@ def sibling_path(config: NodeConfig, suffix: str) -> Path:
     return path.with_name(f"{path.stem}.{suffix}")
 
 
-def sibling_db(config: NodeConfig, suffix: str) -> Path:
-    """A workflow's SQLite file beside the outbox's: `lane-1.db` -> `lane-1.gate.db`."""
-    path = Path(config.storage.path)
-    return path.with_name(f"{path.stem}.{suffix}{path.suffix or '.db'}")
-
-
 class NodeRuntime:
     def __init__(self, config: NodeConfig, *, clock: Clock = SYSTEM_CLOCK, rng: random.Random | None = None,
                  source: str = "(config)", on_scan: Callable[[str, str], Awaitable[Any]] | None = None):
@@ -66,25 +63,30 @@ class NodeRuntime:
         self.clock = clock
         self.device_status: dict[str, DeviceStatus] = {}
         storage = config.storage
-        Path(storage.path).parent.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(storage.path, config.node.id, caps=storage.caps, synchronous=storage.synchronous,
                              group_commit_ms=storage.group_commit_ms, clock=clock)
         self.link = Link(config, self.outbox, clock=clock, rng=rng)
         self.recorder = ObservedRecorder(self.outbox)  # the audit log and the console watch it
         self.audit: AuditLog | None = None
-        self.drivers = build_drivers(config, self, clock)
         self.station = None
         self.board = None
         self.people = None
         self.console = None  # the booth console, when the config has [console]
         self._on_scan = on_scan
-        if config.node.role == "gate":
-            if config.gate is not None or config.personnel is None:  # a turnstile-only node has no [gate]
-                self._build_gate(source)
-        else:
-            self._build_board()
-        if config.personnel is not None:
-            self._build_people(source)
+        try:
+            self.drivers = build_drivers(config, self, clock)
+            if config.node.role == "gate":
+                if config.gate is not None or config.personnel is None:  # a turnstile-only node has no [gate]
+                    self._build_gate(source)
+            else:
+                self._build_board()
+            if config.personnel is not None:
+                self._build_people(source)
+        except BaseException:  # e.g. a store the node may not open: stop the writer threads too
+            if self.audit is not None:
+                self.audit.close()
+            self.outbox.close()
+            raise
         self.supervisor = Supervisor(self.drivers, clock, rng)
         self.counters: dict[str, int] = {}
         self._tasks: list[asyncio.Task] = []
@@ -98,13 +100,13 @@ class NodeRuntime:
         io = next((d for d in self.drivers if d.name == gate.io), None) if gate.io else None
         if gate.io and io is None:
             raise ConfigError(source, [("gate.io", f"no device named {gate.io!r}")])
-        if gate.state_path == Path("var/gate.db"):  # default: keep it beside this node's outbox
-            gate = gate.model_copy(update={"state_path": sibling_db(self.config, "gate")})
+        gate = gate.model_copy(update={"state_path": gate_db(self.config)})  # default: beside the outbox
         self.audit = AuditLog(sibling_path(self.config, "audit.jsonl"), gate.lane, clock=self.clock)
         self.recorder.observers.append(AuditWatch(self.audit))
         self.link.audit_head = lambda: self.audit.head
         self.station = GateStation(gate, self.recorder, self.link, port=io, clock=self.clock,
                                    reconcile_every_s=gate.reconcile_s)
+        self.link.add_health_source(self.station.storage_reasons)
         for name, handler in self.station.command_handlers().items():
             if name in AUDITED_COMMANDS:
                 handler = audited_command(self.audit, name, handler)
@@ -133,7 +135,9 @@ class NodeRuntime:
         from agent.tasks import Board
 
         self.board = Board(sibling_db(self.config, "tasks"), node=self.config.node.id, recorder=self.outbox,
-                           requester=self.link, clock=self.clock, config=self.config.pda or PdaSection())
+                           requester=self.link, clock=self.clock, config=self.config.pda or PdaSection(),
+                           synchronous=self.config.storage.synchronous)
+        self.link.add_health_source(self.board.storage_reasons)
         for name, handler in self.board.command_handlers().items():
             self.link.register_command(name, handler)
         if self._on_scan is None:

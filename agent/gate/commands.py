@@ -67,7 +67,7 @@ def handlers(station: GateStation) -> dict[str, Handler]:
         body = body_as(command, PermitsSync)
         if command.expired(clock.now()):
             raise InvalidCommandError("expired", f"command expired at {command.expires_at.isoformat()}")
-        if not station.permits.replace(body):
+        if not await station.permits.replace(body):
             log.info("permits_sync version %d not newer than %d: ignored", body.version, station.permits.version)
         return None
 

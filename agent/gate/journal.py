@@ -8,19 +8,22 @@ decisions still waiting for the platform's word.
 - `reconcile`: one row per offline decision, deleted once a gate_reconcile event has been
   recorded for it.
 
+Reads run on the loop; writes are awaited commits on the gate store's writer thread
+(agent.storage.Books), so the lane never waits on an fsync.
+
 Never: delete a row before the record that replaces it has been committed.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 
 from agent.contract.devices import CameraRead, Weight
 from agent.contract.gate import ContainerRead, Decision, GateTransaction, VerifyRequest
+from agent.storage import Database
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS inflight (transaction_id TEXT PRIMARY KEY, lane TEXT NOT NULL, draft TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reconcile (
     transaction_id TEXT PRIMARY KEY, lane TEXT NOT NULL, request TEXT NOT NULL, decision TEXT NOT NULL);
@@ -28,42 +31,40 @@ CREATE TABLE IF NOT EXISTS reconcile (
 
 
 class Journal:
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        conn.executescript(_SCHEMA)
+    def __init__(self, db: Database):
+        self.db = db
 
     # -- the transaction in progress -------------------------------------------------------
-    def save(self, lane: str, transaction_id: str, draft: dict) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO inflight VALUES (?, ?, ?)",
-                          (transaction_id, lane, json.dumps(draft, ensure_ascii=False)))
+    async def save(self, lane: str, transaction_id: str, draft: dict) -> None:
+        row = (transaction_id, lane, json.dumps(draft, ensure_ascii=False))
+        await self.db.write(lambda c: c.execute("INSERT OR REPLACE INTO inflight VALUES (?, ?, ?)", row))
 
-    def clear(self, lane: str, transaction_id: str) -> None:
-        self.conn.execute("DELETE FROM inflight WHERE lane = ? AND transaction_id = ?", (lane, transaction_id))
+    async def clear(self, lane: str, transaction_id: str) -> None:
+        await self.db.write(lambda c: c.execute("DELETE FROM inflight WHERE lane = ? AND transaction_id = ?",
+                                                (lane, transaction_id)))
 
     def drafts(self, lane: str) -> list[dict]:
         """Every unfinished (or unrecorded) transaction of the lane, oldest id first."""
-        rows = self.conn.execute("SELECT draft FROM inflight WHERE lane = ? ORDER BY transaction_id", (lane,))
+        rows = self.db.query("SELECT draft FROM inflight WHERE lane = ? ORDER BY transaction_id", (lane,))
         return [json.loads(r[0]) for r in rows]
 
     # -- offline decisions awaiting the platform -------------------------------------------
-    def add_reconcile(self, lane: str, request: VerifyRequest, decision: Decision) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO reconcile VALUES (?, ?, ?, ?)",
-                          (request.transaction_id, lane, request.model_dump_json(), decision.model_dump_json()))
+    async def add_reconcile(self, lane: str, request: VerifyRequest, decision: Decision) -> None:
+        row = (request.transaction_id, lane, request.model_dump_json(), decision.model_dump_json())
+        await self.db.write(lambda c: c.execute("INSERT OR REPLACE INTO reconcile VALUES (?, ?, ?, ?)", row))
 
     def get_reconcile(self, transaction_id: str) -> tuple[VerifyRequest, Decision] | None:
-        row = self.conn.execute("SELECT request, decision FROM reconcile WHERE transaction_id = ?",
-                                (transaction_id,)).fetchone()
+        row = self.db.one("SELECT request, decision FROM reconcile WHERE transaction_id = ?", (transaction_id,))
         if row is None:
             return None
         return VerifyRequest.model_validate_json(row[0]), Decision.model_validate_json(row[1])
 
     def pending_reconcile(self, lane: str) -> list[tuple[VerifyRequest, Decision]]:
-        rows = self.conn.execute("SELECT request, decision FROM reconcile WHERE lane = ? ORDER BY transaction_id",
-                                 (lane,)).fetchall()
+        rows = self.db.query("SELECT request, decision FROM reconcile WHERE lane = ? ORDER BY transaction_id", (lane,))
         return [(VerifyRequest.model_validate_json(r), Decision.model_validate_json(d)) for r, d in rows]
 
-    def done_reconcile(self, transaction_id: str) -> None:
-        self.conn.execute("DELETE FROM reconcile WHERE transaction_id = ?", (transaction_id,))
+    async def done_reconcile(self, transaction_id: str) -> None:
+        await self.db.write(lambda c: c.execute("DELETE FROM reconcile WHERE transaction_id = ?", (transaction_id,)))
 
 
 def aborted_record(lane: str, draft: dict, ended_at: datetime) -> GateTransaction:

@@ -20,10 +20,11 @@ import sqlite3
 from datetime import datetime
 
 from agent.contract.gate import Permit, PermitsSync
+from agent.storage import Database
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS permit_set (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS permit (permit_id TEXT PRIMARY KEY, plate TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS permit_container (permit_id TEXT NOT NULL, number TEXT NOT NULL);
@@ -37,33 +38,38 @@ def normalise_plate(text: str | None) -> str:
 
 
 class PermitStore:
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-        conn.executescript(_SCHEMA)
+    def __init__(self, db: Database):
+        self.db = db
 
     @property
     def version(self) -> int:
-        row = self.conn.execute("SELECT version FROM permit_set WHERE id = 1").fetchone()
+        row = self.db.one("SELECT version FROM permit_set WHERE id = 1")
         return -1 if row is None else int(row[0])
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM permit").fetchone()[0])
+        return int(self.db.one("SELECT count(*) FROM permit")[0])
 
-    def replace(self, sync: PermitsSync) -> bool:
-        """Take the set if it is newer than the one held. Returns whether it was taken."""
+    async def replace(self, sync: PermitsSync) -> bool:
+        """Take the set if it is newer than the one held. Returns whether it was taken. The
+        version is checked again in the writing transaction: two pushes cannot both win."""
         if sync.version <= self.version:
             log.info("permit set version %d ignored (holding %d)", sync.version, self.version)
             return False
-        with _transaction(self.conn):
-            self.conn.execute("DELETE FROM permit")
-            self.conn.execute("DELETE FROM permit_container")
-            for p in sync.permits:
-                self.conn.execute("INSERT OR REPLACE INTO permit VALUES (?, ?, ?)",
-                                  (p.permit_id, normalise_plate(p.plate), p.model_dump_json()))
-                self.conn.executemany("INSERT INTO permit_container VALUES (?, ?)",
-                                      [(p.permit_id, c.upper()) for c in p.containers])
-            self.conn.execute("INSERT OR REPLACE INTO permit_set VALUES (1, ?)", (sync.version,))
-        return True
+        rows = [(p.permit_id, normalise_plate(p.plate), p.model_dump_json()) for p in sync.permits]
+        numbers = [(p.permit_id, c.upper()) for p in sync.permits for c in p.containers]
+
+        def write(conn: sqlite3.Connection) -> bool:
+            held = conn.execute("SELECT version FROM permit_set WHERE id = 1").fetchone()
+            if held is not None and sync.version <= int(held[0]):
+                return False
+            conn.execute("DELETE FROM permit")
+            conn.execute("DELETE FROM permit_container")
+            conn.executemany("INSERT OR REPLACE INTO permit VALUES (?, ?, ?)", rows)
+            conn.executemany("INSERT INTO permit_container VALUES (?, ?)", numbers)
+            conn.execute("INSERT OR REPLACE INTO permit_set VALUES (1, ?)", (sync.version,))
+            return True
+
+        return await self.db.write(write)
 
     def find(self, plate: str | None, containers: list[str] | tuple[str, ...], at: datetime) -> Permit | None:
         """The permit for this truck at this time, or None. Earliest-ending window first."""
@@ -71,13 +77,12 @@ class PermitStore:
         read = {c.upper() for c in containers}
         ids: set[str] = set()
         if plate_n:
-            ids.update(r[0] for r in self.conn.execute("SELECT permit_id FROM permit WHERE plate = ?", (plate_n,)))
+            ids.update(r[0] for r in self.db.query("SELECT permit_id FROM permit WHERE plate = ?", (plate_n,)))
         for number in read:
-            ids.update(r[0] for r in self.conn.execute(
-                "SELECT permit_id FROM permit_container WHERE number = ?", (number,)))
+            ids.update(r[0] for r in self.db.query("SELECT permit_id FROM permit_container WHERE number = ?", (number,)))
         found = []
         for pid in ids:
-            row = self.conn.execute("SELECT body FROM permit WHERE permit_id = ?", (pid,)).fetchone()
+            row = self.db.one("SELECT body FROM permit WHERE permit_id = ?", (pid,))
             if row is None:
                 continue
             permit = Permit.model_validate(json.loads(row[0]))
@@ -100,13 +105,3 @@ def _fits(permit: Permit, plate: str, read: set[str], at: datetime) -> bool:
     container_evidence = bool(read) and read <= listed
     return plate_evidence or container_evidence
 
-
-class _transaction:
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, kind, value, tb) -> None:
-        self.conn.execute("COMMIT" if kind is None else "ROLLBACK")

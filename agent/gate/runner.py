@@ -156,10 +156,10 @@ class LaneRunner:
             case ev.RecordLaneEvent(event=lane_event):
                 await self._record("lane_event", lane_event, "control")
             case ev.Journal(transaction_id=tid, draft=draft):
-                self._journal(tid, draft)
+                await self._journal(tid, draft)
             case ev.AwaitReconcile(request=request, decision=decision):
                 try:
-                    self.journal.add_reconcile(self.settings.lane, request, decision)
+                    await self.journal.add_reconcile(self.settings.lane, request, decision)
                 except Exception:  # a full disk must not stop the lane; the decision is on record
                     log.exception("offline decision not queued for reconciliation")
                     self.counters["reconcile_queue_failed"] += 1
@@ -232,7 +232,11 @@ class LaneRunner:
         if not agree:
             log.warning("offline decision for %s disagrees with the platform: %s", request.transaction_id, answer.reason)
         if await self._record("gate_reconcile", body, "transactional", request.transaction_id):
-            self.journal.done_reconcile(request.transaction_id)
+            try:
+                await self.journal.done_reconcile(request.transaction_id)
+            except Exception:  # recorded: a restart re-asks and records it again (the platform drops repeats)
+                log.exception("reconciled %s but could not clear its queue row", request.transaction_id)
+                self.counters["journal_failed"] += 1
             self.counters["reconciled"] += 1
             return True
         return False
@@ -250,12 +254,12 @@ class LaneRunner:
                 self._unrecorded.add(tid)
             return False
 
-    def _journal(self, tid: str, draft: dict | None) -> None:
+    async def _journal(self, tid: str, draft: dict | None) -> None:
         try:
             if draft is not None:
-                self.journal.save(self.settings.lane, tid, draft)
+                await self.journal.save(self.settings.lane, tid, draft)
             elif tid not in self._unrecorded:
-                self.journal.clear(self.settings.lane, tid)
+                await self.journal.clear(self.settings.lane, tid)
         except Exception:
             log.exception("journal write failed for %s", tid)
             self.counters["journal_failed"] += 1

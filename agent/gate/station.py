@@ -73,7 +73,7 @@ class GateStation:
             log.warning("transaction %s was interrupted (%s): recording it as aborted",
                         record.transaction_id, record.trouble_reason)
             await self.recorder.record("gate_transaction", record, "transactional")  # raises: keep the row
-            self.journal.clear(self.settings.lane, record.transaction_id)
+            await self.journal.clear(self.settings.lane, record.transaction_id)
             recorded.append(record)
         if recorded:
             await self.runner.safe_state("recovered an interrupted transaction")
@@ -112,6 +112,10 @@ class GateStation:
     async def close(self) -> None:
         await self.runner.close()
         self.db.close()
+
+    def storage_reasons(self) -> list[str]:
+        """Health: the gate file was corrupt and moved aside, or its writes fail (agent.storage)."""
+        return self.db.reasons()
 
     # -- routing -----------------------------------------------------------------------------
     async def emit(self, device: str, event: Any) -> None:

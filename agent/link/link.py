@@ -91,6 +91,8 @@ class Link:
         self._refill = max(1, self._window // 4)
         self._state_topic = str(Topic(self._site, self._node, Kind.STATE))
         self._errors: Counter[str] = Counter()
+        self._health_sources: list[Callable[[], list[str]]] = []
+        self._told_degraded: list[str] | None = None  # the degraded reasons in the last retained state
         self._desk = CommandDesk(self._site, self._node, outbox, clock, self._count)
         self._requests: dict[str, asyncio.Future[Response]] = {}
         self._inflight: set[int] = set()
@@ -117,8 +119,12 @@ class Link:
     def register_command(self, name: str, handler: Handler) -> None:
         self._desk.register(name, handler)
 
+    def add_health_source(self, source: Callable[[], list[str]]) -> None:
+        """`source()` returns degraded reasons of another part (a workflow's store) for health."""
+        self._health_sources.append(source)
+
     def health(self) -> Health:
-        reasons = []
+        reasons = [reason for source in self._health_sources for reason in source()]
         if not self._connected:
             reasons.append(f"not connected to the broker: {self._last_error or 'connecting'}")
         if self._refused:
@@ -270,7 +276,9 @@ class Link:
         self._last_error = None
         self._backoff.reset()
         self._net.subscribe([node_filter(self._site, self._node, Kind.CMD), node_filter(self._site, self._node, Kind.RSP)])
-        self._net.publish(self._state_topic, dump(self._state("online")), retain=True)
+        state = self._state("online")
+        self._told_degraded = state.health.degraded if state.health else None
+        self._net.publish(self._state_topic, dump(state), retain=True)
         self._outbox.save_health(self.health().model_dump_json())
         self._wake.set()
         log.info("connected to %s (session present: %s)", self._config.broker.url, session_present)
@@ -364,6 +372,12 @@ class Link:
                 self._count("heartbeat_not_stored")
                 log.warning("heartbeat not stored: %s", err)
             self._outbox.save_health(health.model_dump_json())
+            if self._connected and self._net is not None and health.degraded != self._told_degraded:
+                # the retained state travels without the outbox: a full or removed store is told
+                # to the platform even when the heartbeat cannot be stored
+                state = self._state("online")
+                self._told_degraded = state.health.degraded if state.health else None
+                self._net.publish(self._state_topic, dump(state), retain=True)
 
     def _audit_head(self) -> AuditHead | None:
         if self.audit_head is None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agent import storage
 from agent.outbox.schema import PRIORITIES
 
 
@@ -25,23 +26,29 @@ def open_for_config(config_file: str):
 
 
 def open_or_explain(config_file: str):
-    """`open_for_config` for the CLI: on a bad config or a missing database, print why to
-    stderr and return None (the command then exits 2)."""
+    """`open_for_config` for the CLI: on a bad config or a missing or unreadable database,
+    print why to stderr and return None (the command then exits 2)."""
     import sys
 
     from agent.errors import ConfigError
 
     try:
         return open_for_config(config_file)
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, storage.StorageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return None
 
 
-def open_ro(path: Path) -> sqlite3.Connection:
+def open_ro(path: Path | str) -> sqlite3.Connection:
+    path = Path(path)
     if not path.exists():
+        if path.with_name(path.name + "-wal").exists():  # a node is (or was) running on it
+            raise FileNotFoundError(f"outbox {storage.describe(storage.Fault.GONE, path)}")
         raise FileNotFoundError(f"no outbox database at {path}")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as err:  # e.g. mode 000: told in the storage layer's words
+        raise storage.StorageError(storage.classify(err, path), path) from err
 
 
 def stats(conn: sqlite3.Connection, now: float | None = None) -> dict[str, Any]:

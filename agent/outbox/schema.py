@@ -5,8 +5,9 @@ Tables:
     meta     key/value: the last seq handed out, drop counters, the link's last health
     answers  command id -> the response sent, so a duplicate command is answered, not re-run
 
-This module must never delete a database file: a corrupt one is renamed aside with a
-timestamp (with its -wal and -shm companions) so an operator can still recover rows from it.
+Opening, checking and moving a corrupt file aside are agent.storage's (shared with the gate
+and task stores); this module adds what is the outbox's own: the seq a moved-aside file still
+shows is carried over, so seq never goes back.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
+
+from agent import storage
 
 log = logging.getLogger(__name__)
 
@@ -49,43 +51,9 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE INDEX IF NOT EXISTS answers_at ON answers (at);
 """
 
-SYNCHRONOUS = {"OFF", "NORMAL", "FULL", "EXTRA"}
-
-
-class CorruptDatabase(Exception):
-    pass
-
-
 def connect(path: Path, synchronous: str = "FULL", *, check_same_thread: bool = True) -> sqlite3.Connection:
-    """A connection with the outbox pragmas. Autocommit mode: transactions are explicit."""
-    if synchronous not in SYNCHRONOUS:
-        raise ValueError(f"synchronous must be one of {sorted(SYNCHRONOUS)}, not {synchronous!r}")
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=30.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(f"PRAGMA synchronous={synchronous}")
-    conn.execute("PRAGMA foreign_keys=OFF")
-    return conn
-
-
-def _check(conn: sqlite3.Connection) -> None:
-    try:
-        result = conn.execute("PRAGMA quick_check").fetchone()
-    except sqlite3.DatabaseError as err:
-        raise CorruptDatabase(str(err)) from err
-    if not result or result[0] != "ok":
-        raise CorruptDatabase(f"quick_check: {result[0] if result else 'no answer'}")
-
-
-def move_aside(path: Path, now: datetime | None = None) -> Path:
-    """Rename a damaged database (and its WAL/SHM) to `<name>.corrupt-<UTC timestamp>`."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    path.rename(target)
-    for suffix in ("-wal", "-shm"):
-        companion = path.with_name(path.name + suffix)
-        if companion.exists():
-            companion.rename(target.with_name(target.name + suffix))
-    return target
+    """A connection with the outbox pragmas (agent.storage), waiting up to 30 s on a lock."""
+    return storage.connect(path, synchronous, check_same_thread=check_same_thread, busy_timeout_s=30.0)
 
 
 def salvage_seq(damaged: Path) -> int:
@@ -109,24 +77,14 @@ def salvage_seq(damaged: Path) -> int:
 
 def open_db(path: Path, synchronous: str = "FULL") -> tuple[sqlite3.Connection, Path | None]:
     """Open (or create) the outbox file. Returns the write connection and, when the file was
-    corrupt, where it was moved to."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    moved: Path | None = None
-    try:
-        conn = connect(path, synchronous, check_same_thread=False)
-        _check(conn)
-        conn.executescript(SCHEMA)
-    except (sqlite3.DatabaseError, CorruptDatabase) as err:
-        try:
-            conn.close()  # type: ignore[possibly-undefined]
-        except Exception:  # noqa: BLE001 - the handle of a broken file may itself be broken
-            pass
-        moved = move_aside(path)
+    corrupt, where it was moved to. Any other fault (permission, full disk) raises
+    agent.storage.StorageError and leaves the file where it is, its rows and seq intact."""
+    opened = storage.open_file(path, SCHEMA, what="outbox", synchronous=synchronous)
+    conn, moved = opened.conn, opened.moved_to
+    conn.execute("PRAGMA busy_timeout=30000")
+    if moved is not None:
         last_seq = salvage_seq(moved)
-        log.error("outbox database %s is corrupt (%s); moved aside to %s and started a new one at seq %d",
-                  path, err, moved, last_seq + 1)
-        conn = connect(path, synchronous, check_same_thread=False)
-        conn.executescript(SCHEMA)
+        log.error("outbox starts again at seq %d after the corrupt file was moved aside", last_seq + 1)
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('corrupt_moved_to', ?)", (str(moved),))
         # seq must never go back: the platform would take new records for ones it has seen
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (last_seq,))

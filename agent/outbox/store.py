@@ -14,7 +14,6 @@ import asyncio
 import json
 import logging
 import os
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +78,7 @@ class OutboxStats:
     disk_full: bool
     errors: dict[str, int] = field(default_factory=dict)
     corrupt_moved_to: str | None = None
+    storage_fault: str | None = None  # agent.storage's words: "storage full: ...", "database file removed: ..."
 
     @property
     def depth(self) -> int:
@@ -87,7 +87,9 @@ class OutboxStats:
     def degraded(self) -> list[str]:
         reasons = []
         if self.disk_full:
-            reasons.append("outbox storage full or failing: puts are waiting")
+            reasons.append(f"outbox {self.storage_fault or 'storage full or failing'}: puts are waiting")
+        elif self.storage_fault:
+            reasons.append(f"outbox {self.storage_fault}")
         for name in self.at_cap:
             reasons.append(f"outbox {name} class at its cap ({self.rows[name]} rows): puts block")
         for name, count in self.waiting.items():
@@ -109,8 +111,9 @@ class Outbox:
         merged = _default_caps()
         merged.update(caps or {})
         self.caps = merged
-        conn, moved = open_db(self.path, synchronous)
+        conn, moved = open_db(self.path, synchronous)  # StorageError when the file may not be used
         self.corrupt_moved_to = str(moved) if moved else None
+        self._synchronous = synchronous
         self._reader = connect(self.path, synchronous, check_same_thread=False)
         self._read_lock = threading.Lock()
         self._lock = threading.Lock()
@@ -118,9 +121,17 @@ class Outbox:
         self._cursor = [0, 0, 0]
         self._listeners: list[Callable[[], None]] = []
         self._writer = Writer(conn, [Cap(c.max_rows, c.max_bytes, c.max_age_s) for c in (merged[p] for p in PRIORITIES)],
-                              clock, group_commit_ms / 1000.0, self._deleted, self._committed, self._resent)
+                              clock, group_commit_ms / 1000.0, self._deleted, self._committed, self._resent,
+                              path=self.path, synchronous=synchronous, on_restored=self._reopen_reader)
         self._closed = False
         self.parked = 0  # rows set aside as refused by the broker since start (see park())
+
+    def _reopen_reader(self) -> None:
+        """On the writer thread, after the file was rebuilt under a new inode."""
+        new = connect(self.path, self._synchronous, check_same_thread=False)
+        with self._read_lock:
+            old, self._reader = self._reader, new
+        old.close()
 
     # -- putting ----------------------------------------------------------------------------
 
@@ -238,7 +249,7 @@ class Outbox:
     def _full_reason(self, req: PutRequest) -> str:
         name = PRIORITIES[req.prio]
         if self._writer.disk_full:
-            return f"outbox storage is full or failing; {name} message {req.type!r} not stored"
+            return f"outbox {self._writer.reason()}; {name} message {req.type!r} not stored"
         cap = self.caps[name]
         return (f"outbox {name} class is at its cap ({cap.max_rows} rows / {cap.max_bytes} bytes);"
                 f" {req.type!r} not stored")
@@ -351,15 +362,13 @@ class Outbox:
             oldest_age_s=oldest, dropped=dict(zip(PRIORITIES, w.dropped, strict=True)),
             waiting=dict(zip(PRIORITIES, waiting, strict=True)), at_cap=at_cap if not w.disk_full else [],
             inflight=inflight, seq=w.seq, disk_full=w.disk_full, errors=dict(w.errors),
-            corrupt_moved_to=self.corrupt_moved_to)
+            corrupt_moved_to=self.corrupt_moved_to, storage_fault=w.reason())
 
     def save_health(self, health_json: str) -> None:
-        """Keep the link's last health snapshot for `portedge status` (read from the file)."""
-        with self._read_lock:
-            try:
-                self._reader.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('health', ?)", (health_json,))
-            except sqlite3.Error as err:  # a full disk must not stop the link
-                log.warning("could not save health snapshot: %s", err)
+        """Keep the link's last health snapshot for `portedge status` (read from the file).
+        Written by the writer thread with its next commit: never a commit on the loop."""
+        if not self._closed:
+            self._writer.set_health(health_json)
 
     def close(self) -> None:
         if self._closed:

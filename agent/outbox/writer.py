@@ -14,7 +14,12 @@ Invariants:
   PENDING) until room appears or its caller gives up. Only telemetry drops, oldest first,
   and every drop is counted.
 - An SQLite error (SQLITE_FULL, I/O) rolls the transaction back and the requests wait; rows
-  committed earlier are untouched. The thread never dies from it.
+  committed earlier are untouched. The thread never dies from it. The fault is read once, by
+  agent.storage.classify, and told in the operator's words (`reason()`).
+- A file removed under the running node is rebuilt from this thread's open handle before the
+  next commit (agent.storage.restore): without that, WAL mode would go on committing into the
+  unlinked file and every record "stored" after the removal would vanish at the next restart.
+- The link's health snapshot is written here too (`set_health`), never from the loop.
 
 This module must never complete a request before its commit, nor delete a row that was not
 acked or (telemetry only) dropped by the cap/age policy.
@@ -30,7 +35,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from agent import storage
 from agent.clock import Clock
 from agent.errors import StorageFullError
 from agent.outbox.schema import stamp_seq
@@ -81,9 +88,19 @@ class Cap:
 class Writer:
     def __init__(self, conn: sqlite3.Connection, caps: list[Cap], clock: Clock, group_commit_s: float,
                  on_deleted: Callable[[list[int]], None], on_committed: Callable[[], None],
-                 on_resent: Callable[[list[tuple[int, int]]], None] | None = None):
+                 on_resent: Callable[[list[tuple[int, int]]], None] | None = None, *,
+                 path: Path | None = None, synchronous: str = "FULL", on_restored: Callable[[], None] | None = None):
         self._conn = conn
         self._on_resent = on_resent
+        self.path = path
+        self._synchronous = synchronous
+        self._on_restored = on_restored
+        self._watch = storage.FileWatch(path) if path is not None else None
+        self.fault: storage.Fault | None = None
+        self.fault_detail = ""
+        self.restored: str | None = None
+        self._told: tuple[storage.Fault | None, float] = (None, 0.0)
+        self._health: str | None = None
         self._caps = caps
         self._clock = clock
         self._linger = group_commit_s
@@ -125,6 +142,21 @@ class Writer:
             self._incoming.append(req)
             self._cond.notify()
 
+    def set_health(self, health_json: str) -> None:
+        """Keep this health snapshot in meta at the next commit (or alone, soon)."""
+        with self._cond:
+            self._health = health_json
+            self._cond.notify()
+
+    def reason(self) -> str | None:
+        """Why writes fail now, or that the file was rebuilt, in the operator's words."""
+        if self.disk_full:
+            return storage.describe(self.fault or storage.Fault.IO, self.path or "outbox", self.fault_detail)
+        if self.restored:
+            return storage.describe(storage.Fault.GONE, self.path or "outbox",
+                                    f"restored from the running node at {self.restored}")
+        return None
+
     def ack(self, rids: list[int]) -> None:
         with self._cond:
             self._acks.extend(rids)
@@ -156,7 +188,7 @@ class Writer:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not (self._incoming or self._stop or self._acks_due()):
+                while not (self._incoming or self._stop or self._acks_due() or self._health is not None):
                     if not self._cond.wait(_ACK_LINGER_S if self._acks else 0.2 if any(self._waiting) else 1.0):
                         if not self._acks or self._acks_due():
                             break
@@ -220,7 +252,14 @@ class Writer:
 
     def _cycle(self, acks: list[int]) -> None:
         taken = self._take()
-        if not acks and not any(taken) and not self._idle_work_due():
+        with self._cond:
+            health, self._health = self._health, None
+        if not acks and not any(taken) and not self._idle_work_due() and health is None:
+            return
+        if self._watch is not None and self._watch.gone() and not self._restore():
+            self._requeue(taken)
+            with self._cond:
+                self._acks[:0] = acks
             return
         conn = self._conn
         rows, size, dropped, seq = list(self.rows), list(self.bytes), list(self.dropped), self.seq
@@ -247,6 +286,8 @@ class Writer:
             for p in range(3):
                 if dropped[p] != self.dropped[p]:
                     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"dropped:{p}", dropped[p]))
+            if health is not None:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('health', ?)", (health,))
             conn.execute("COMMIT")
         except sqlite3.Error as err:
             self._rollback(err, taken, acks)
@@ -266,7 +307,9 @@ class Writer:
         self.rows, self.bytes, self.dropped, self.seq = rows, size, dropped, seq
         self.commits += 1
         if any(taken):
-            self.disk_full = False
+            if self.disk_full:
+                log.info("outbox writes again after: %s", self.reason())
+            self.disk_full, self.fault = False, None
         if deleted or acks:
             self._on_deleted(acks)
         resent = [(p, req.seq) for p in range(3) for req in taken[p] if req.fixed_seq and req.state == COMMITTING]
@@ -352,16 +395,40 @@ class Writer:
         aged = self._caps[TELEMETRY].max_age_s is not None and self.rows[TELEMETRY] > 0
         return (aged and now - self._last_prune >= 1.0) or now - self._last_answer_prune > 60.0
 
+    def _restore(self) -> bool:
+        """The file was removed under us: rebuild it from this handle, or refuse puts."""
+        assert self.path is not None
+        try:
+            new = storage.restore(self._conn, self.path, self._synchronous, "outbox")
+        except storage.StorageError as err:
+            if self.fault is not storage.Fault.GONE:
+                log.error("outbox could not be restored (%s); puts wait, nothing is answered stored", err)
+            self.disk_full, self.fault, self.fault_detail = True, storage.Fault.GONE, "new records are refused"
+            self._count("storage_gone")
+            return False
+        old, self._conn = self._conn, new
+        with contextlib.suppress(sqlite3.Error):
+            old.close()
+        self._watch = storage.FileWatch(self.path)
+        self.restored = self._clock.now().isoformat(timespec="seconds")
+        self._count("storage_restored")
+        if self._on_restored is not None:
+            self._on_restored()
+        return True
+
     def _rollback(self, err: sqlite3.Error, taken: list[list[PutRequest]], acks: list[int]) -> None:
         try:
             self._conn.execute("ROLLBACK")
         except sqlite3.Error:
             pass
-        code = getattr(err, "sqlite_errorname", "") or type(err).__name__
-        if not self.disk_full:
-            log.error("outbox write failed (%s: %s); puts wait, committed rows are safe", code, err)
-        self.disk_full = True
-        self._count("storage_full" if "FULL" in code else "storage_error")
+        fault = storage.classify(err, self.path)
+        if fault is not self._told[0] or time.monotonic() - self._told[1] > 60.0:
+            self._told = (fault, time.monotonic())  # once per kind and minute, not per retry
+            log.error("outbox write failed: %s; puts wait, committed rows are safe",
+                      storage.describe(fault, self.path or "outbox", str(err)))
+        self.disk_full, self.fault = True, fault
+        self.fault_detail = str(err) if fault in (storage.Fault.IO, storage.Fault.CORRUPT) else ""
+        self._count("storage_full" if fault is storage.Fault.FULL else "storage_error")
         self._requeue(taken)
         if acks and any(taken):
             self._cycle_deletes_only(acks)

@@ -75,10 +75,10 @@ EXCEPTION_REASONS: frozenset[str] = frozenset(get_args(ExceptionReason))
 
 class Board:
     def __init__(self, path: str | Path, *, node: str, recorder: Recorder, requester: Requester | None = None,
-                 clock: Clock = SYSTEM_CLOCK, config: PdaSection | None = None):
+                 clock: Clock = SYSTEM_CLOCK, config: PdaSection | None = None, synchronous: str = "FULL"):
         self.node = node
         self.config = config or PdaSection()
-        self._store = TaskStore(path)
+        self._store = TaskStore(path, synchronous)
         self._recorder = recorder
         self._clock = clock
         locations = (LocationChecker(self.config.location_pattern, self.config.location_format)
@@ -104,6 +104,10 @@ class Board:
 
     def close(self) -> None:
         self._store.close()
+
+    def storage_reasons(self) -> list[str]:
+        """Health: the task file was corrupt and moved aside, or its writes fail (agent.storage)."""
+        return self._store.reasons()
 
     # -- reading -----------------------------------------------------------------------------
     @property
@@ -141,7 +145,7 @@ class Board:
         async with self._lock:
             result = await self._session.login(badge, pin)
             if result.ok:
-                self._drop_active_if_hidden()
+                await self._drop_active_if_hidden()
             self._notify(BoardChange(None))
             return result
 
@@ -151,8 +155,8 @@ class Board:
 
     async def logout(self) -> None:
         async with self._lock:
-            self._session.logout()
-            self._store.set_active(None)
+            await self._session.logout()
+            await self._store.set_active(None)
             self._notify(BoardChange(None))
 
     # -- driver actions ----------------------------------------------------------------------
@@ -169,7 +173,7 @@ class Board:
             return refusal
         if row.state not in WORKING:
             return self._refuse(row, "accept_first" if row.state == "ASSIGNED" else "wrong_state")
-        self._store.set_active(task_id)
+        self._store.set_active_soon(task_id)  # not awaited: select is sync; it commits in order
         self._notify(BoardChange(task_id, row.state))
         return self._result(True, "ok_selected", row)
 
@@ -185,7 +189,7 @@ class Board:
                                     accepted=verdict.event is not None, reason="" if verdict.event else verdict.code)
             if verdict.event is None:
                 self._keep(row, evidence)
-                self._store.save(row)
+                await self._store.save(row)
                 await self._flush()  # a chance to send what a full outbox refused earlier
                 self._notify(BoardChange(row.task.task_id, row.state))
                 return self._refuse(row, verdict.code, verdict.detail)
@@ -284,11 +288,11 @@ class Board:
                                 driver=driver.badge if driver else None, scans=row.evidence, picked=len(row.picked),
                                 exception=exception if event is Ev.EXCEPTION else None, note=note)
             row.evidence = []
-        self._store.save(row, update)
+        await self._store.save(row, update)
         if Act.ACTIVATE in target.actions:
-            self._store.set_active(row.task.task_id)
-        if Act.DEACTIVATE in target.actions and self._store.session()[4] == row.task.task_id:
-            self._store.set_active(None)
+            await self._store.set_active(row.task.task_id)
+        if Act.DEACTIVATE in target.actions and self._store.active == row.task.task_id:
+            await self._store.set_active(None)
         notices: tuple[Notice, ...] = ()
         if Act.NOTICE in target.actions and self._for_driver(row):
             code = {Ev.CANCEL: "notice_cancelled", Ev.REASSIGN: "notice_reassigned"}.get(event, "notice_assigned")
@@ -307,7 +311,7 @@ class Board:
                 self.counters["record_failed"] += 1
                 log.warning("task update %s/%d not recorded yet: %s", update.task_id, update.step, err)
                 return
-            self._store.sent(n)
+            await self._store.sent(n)
 
     def _keep(self, row: TaskRow, evidence: ScanEvidence) -> None:
         row.evidence.append(evidence)
@@ -323,15 +327,15 @@ class Board:
         return self.driver is not None and row.state in VISIBLE and self._for_driver(row)
 
     def _active_row(self) -> TaskRow | None:
-        active = self._store.session()[4]
+        active = self._store.active
         row = self._store.task(active) if active else None
         if row is None or row.state not in WORKING or not self._visible(row):
             return None
         return row
 
-    def _drop_active_if_hidden(self) -> None:
-        if self._store.session()[4] and self._active_row() is None:
-            self._store.set_active(None)
+    async def _drop_active_if_hidden(self) -> None:
+        if self._store.active and self._active_row() is None:
+            await self._store.set_active(None)
 
     def _driver_row(self, task_id: str) -> tuple[TaskRow | None, ScanResult]:
         if self.driver is None:

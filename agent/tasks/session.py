@@ -61,17 +61,17 @@ class DriverSession:
             return LoginResult.of(False, "login_refused")
         answer = await self._ask_platform(request)
         if answer is None:
-            return self._offline(badge, pin)
+            return await self._offline(badge, pin)
         if not answer.ok:
-            self._store.forget_driver(badge)
+            await self._store.forget_driver(badge)
             self.counters["refused"] += 1
             return LoginResult.of(False, "login_refused")
-        self._remember(badge, answer.name, pin)
+        await self._remember(badge, answer.name, pin)
         self.counters["online"] += 1
-        return self._start(badge, answer.name, offline=False)
+        return await self._start(badge, answer.name, offline=False)
 
-    def logout(self) -> None:
-        self._store.set_session(None, None, None, False)
+    async def logout(self) -> None:
+        await self._store.set_session(None, None, None, False)
 
     async def _ask_platform(self, request: DriverLogin) -> DriverLoginAnswer | None:
         """The platform's verdict, or None when it cannot be had now."""
@@ -95,15 +95,15 @@ class DriverSession:
             self.counters["platform_unreachable"] += 1
             return None
 
-    def _remember(self, badge: str, name: str, pin: str) -> None:
+    async def _remember(self, badge: str, name: str, pin: str) -> None:
         now = self._clock.now()
         salt = secrets.token_bytes(16)
         n = self._config.pin_hash_n
-        self._store.cache_driver(CachedDriver(
+        await self._store.cache_driver(CachedDriver(
             badge, name, salt, pin_hash(pin, salt, badge, n), f"scrypt:{n}:8:1", now,
             now + timedelta(seconds=self._config.offline_login_s), 0))
 
-    def _offline(self, badge: str, pin: str) -> LoginResult:
+    async def _offline(self, badge: str, pin: str) -> LoginResult:
         cached = self._store.cached_driver(badge)
         if cached is None:
             self.counters["refused"] += 1
@@ -116,14 +116,14 @@ class DriverSession:
             return LoginResult.of(False, "login_locked")
         n = int(cached.scheme.split(":")[1])
         if not hmac.compare_digest(pin_hash(pin, cached.salt, badge, n), cached.hash):
-            self._store.count_failure(badge)
+            await self._store.count_failure(badge)
             self.counters["refused"] += 1
             return LoginResult.of(False, "login_refused")
         self.counters["offline"] += 1
-        return self._start(badge, cached.name, offline=True)
+        return await self._start(badge, cached.name, offline=True)
 
-    def _start(self, badge: str, name: str, offline: bool) -> LoginResult:
+    async def _start(self, badge: str, name: str, offline: bool) -> LoginResult:
         now = self._clock.now()
-        self._store.set_session(badge, name, now, offline)
+        await self._store.set_session(badge, name, now, offline)
         driver = DriverView(badge, name, now, offline)
         return LoginResult.of(True, "login_ok_offline" if offline else "login_ok", driver, offline)

@@ -2,22 +2,28 @@
 outbox, the driver session and the offline login cache.
 
 Everything a PDA reboot must keep is here; the board holds no state that is not. Each public
-write is one transaction (WAL, synchronous FULL) so a crash leaves either the old or the new
-state, never half of a transition. It must never hold a PIN in clear, and never decide
-anything: the board decides, the store remembers.
+write is one transaction (WAL, the node's `[storage] synchronous`) so a crash leaves either
+the old or the new state, never half of a transition. Writes are awaited commits on the
+store's writer thread (agent.storage.Books): on the PDA the asyncio loop is also Kivy's UI
+loop, and an eMMC fsync of 10-30 ms there is a lost frame. Reads run on the loop. The driver
+session row is mirrored in memory (it is read on every scan and written only here).
+
+It must never hold a PIN in clear, and never decide anything: the board decides, the store
+remembers.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from agent.contract.tasks import ScanEvidence, Task, TaskUpdate
+from agent.storage import Database
 
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS task (
     task_id   TEXT PRIMARY KEY,
     body      TEXT NOT NULL,            -- the platform's Task, JSON
@@ -79,28 +85,30 @@ class CachedDriver:
     failures: int
 
 
+Session = tuple[str | None, str | None, datetime | None, bool, str | None]  # badge, name, since, offline, active
+
+
 class TaskStore:
     def __init__(self, path: str | Path, synchronous: str = "FULL"):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
-        self._db.executescript(_SCHEMA)
+        self.db = Database(path, SCHEMA, what="tasks", synchronous=synchronous)
+        badge, name, since, offline, active = self.db.one("SELECT badge, name, since, offline, active FROM session")
+        self._session: Session = (badge, name, datetime.fromisoformat(since) if since else None, bool(offline), active)
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
+
+    def reasons(self) -> list[str]:
+        return self.db.reasons()
 
     # -- tasks -------------------------------------------------------------------------------
     def tasks(self) -> list[TaskRow]:
-        rows = self._db.execute(
-            "SELECT body, state, step, picked, evidence, exception, note, seen_at FROM task").fetchall()
+        rows = self.db.query("SELECT body, state, step, picked, evidence, exception, note, seen_at FROM task")
         return [self._row(r) for r in rows]
 
     def task(self, task_id: str) -> TaskRow | None:
-        r = self._db.execute(
-            "SELECT body, state, step, picked, evidence, exception, note, seen_at FROM task WHERE task_id=?",
-            (task_id,)).fetchone()
+        r = self.db.one("SELECT body, state, step, picked, evidence, exception, note, seen_at FROM task WHERE task_id=?",
+                        (task_id,))
         return self._row(r) if r else None
 
     @staticmethod
@@ -110,85 +118,78 @@ class TaskStore:
             evidence=[ScanEvidence.model_validate(e) for e in json.loads(r[4])],
             exception=r[5], note=r[6], seen_at=datetime.fromisoformat(r[7]))
 
-    def save(self, row: TaskRow, update: TaskUpdate | None = None) -> None:
+    async def save(self, row: TaskRow, update: TaskUpdate | None = None) -> None:
         """Write the task row and (if given) queue its update, in one transaction."""
-        with self._tx():
-            self._db.execute(
-                "INSERT OR REPLACE INTO task (task_id, body, state, step, picked, evidence, exception, note, seen_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?)",
-                (row.task.task_id, row.task.model_dump_json(), row.state, row.step, json.dumps(row.picked),
-                 json.dumps([e.model_dump(mode="json") for e in row.evidence]), row.exception, row.note,
-                 row.seen_at.isoformat()))
-            if update is not None:
-                self._db.execute("INSERT INTO pending (body) VALUES (?)", (update.model_dump_json(),))
+        values = (row.task.task_id, row.task.model_dump_json(), row.state, row.step, json.dumps(row.picked),
+                  json.dumps([e.model_dump(mode="json") for e in row.evidence]), row.exception, row.note,
+                  row.seen_at.isoformat())
+        body = update.model_dump_json() if update is not None else None
+
+        def write(conn) -> None:
+            conn.execute("INSERT OR REPLACE INTO task (task_id, body, state, step, picked, evidence, exception, note,"
+                         " seen_at) VALUES (?,?,?,?,?,?,?,?,?)", values)
+            if body is not None:
+                conn.execute("INSERT INTO pending (body) VALUES (?)", (body,))
+
+        await self.db.write(write)
 
     # -- unsent updates ----------------------------------------------------------------------
     def pending(self) -> list[tuple[int, TaskUpdate]]:
-        rows = self._db.execute("SELECT n, body FROM pending ORDER BY n").fetchall()
+        rows = self.db.query("SELECT n, body FROM pending ORDER BY n")
         return [(n, TaskUpdate.model_validate_json(body)) for n, body in rows]
 
     def pending_count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM pending").fetchone()[0]
+        return self.db.one("SELECT count(*) FROM pending")[0]
 
-    def sent(self, n: int) -> None:
-        with self._tx():
-            self._db.execute("DELETE FROM pending WHERE n=?", (n,))
+    async def sent(self, n: int) -> None:
+        await self.db.write(lambda c: c.execute("DELETE FROM pending WHERE n=?", (n,)))
 
     # -- session -----------------------------------------------------------------------------
-    def session(self) -> tuple[str | None, str | None, datetime | None, bool, str | None]:
-        badge, name, since, offline, active = self._db.execute(
-            "SELECT badge, name, since, offline, active FROM session").fetchone()
-        return badge, name, datetime.fromisoformat(since) if since else None, bool(offline), active
+    def session(self) -> Session:
+        return self._session
 
-    def set_session(self, badge: str | None, name: str | None, since: datetime | None, offline: bool) -> None:
-        with self._tx():
-            self._db.execute("UPDATE session SET badge=?, name=?, since=?, offline=?",
-                             (badge, name, since.isoformat() if since else None, int(offline)))
+    @property
+    def active(self) -> str | None:
+        return self._session[4]
 
-    def set_active(self, task_id: str | None) -> None:
-        with self._tx():
-            self._db.execute("UPDATE session SET active=?", (task_id,))
+    async def set_session(self, badge: str | None, name: str | None, since: datetime | None, offline: bool) -> None:
+        self._session = (badge, name, since, offline, self._session[4])
+        values = (badge, name, since.isoformat() if since else None, int(offline))
+        await self.db.write(lambda c: c.execute("UPDATE session SET badge=?, name=?, since=?, offline=?", values))
+
+    async def set_active(self, task_id: str | None) -> None:
+        self._session = (*self._session[:4], task_id)
+        await self.db.write(lambda c: c.execute("UPDATE session SET active=?", (task_id,)))
+
+    def set_active_soon(self, task_id: str | None) -> concurrent.futures.Future:
+        """For callers that cannot await (`Board.select`): the mirror changes now, the row
+        commits in order with every other write."""
+        self._session = (*self._session[:4], task_id)
+        return self.db.write_soon(lambda c: c.execute("UPDATE session SET active=?", (task_id,)))
 
     # -- offline login cache -----------------------------------------------------------------
     def cached_driver(self, badge: str) -> CachedDriver | None:
-        r = self._db.execute(
+        r = self.db.one(
             "SELECT badge, name, salt, hash, scheme, verified_at, expires_at, failures FROM driver_cache WHERE badge=?",
-            (badge,)).fetchone()
+            (badge,))
         if r is None:
             return None
         return CachedDriver(r[0], r[1], r[2], r[3], r[4], datetime.fromisoformat(r[5]),
                             datetime.fromisoformat(r[6]), r[7])
 
-    def cache_driver(self, d: CachedDriver) -> None:
-        with self._tx():
-            self._db.execute(
-                "INSERT OR REPLACE INTO driver_cache VALUES (?,?,?,?,?,?,?,?)",
-                (d.badge, d.name, d.salt, d.hash, d.scheme, d.verified_at.isoformat(), d.expires_at.isoformat(),
-                 d.failures))
+    async def cache_driver(self, d: CachedDriver) -> None:
+        values = (d.badge, d.name, d.salt, d.hash, d.scheme, d.verified_at.isoformat(), d.expires_at.isoformat(),
+                  d.failures)
+        await self.db.write(lambda c: c.execute("INSERT OR REPLACE INTO driver_cache VALUES (?,?,?,?,?,?,?,?)", values))
 
-    def forget_driver(self, badge: str) -> None:
-        with self._tx():
-            self._db.execute("DELETE FROM driver_cache WHERE badge=?", (badge,))
+    async def forget_driver(self, badge: str) -> None:
+        await self.db.write(lambda c: c.execute("DELETE FROM driver_cache WHERE badge=?", (badge,)))
 
-    def count_failure(self, badge: str) -> int:
-        with self._tx():
-            self._db.execute("UPDATE driver_cache SET failures = failures + 1 WHERE badge=?", (badge,))
-        r = self._db.execute("SELECT failures FROM driver_cache WHERE badge=?", (badge,)).fetchone()
-        return r[0] if r else 0
+    async def count_failure(self, badge: str) -> int:
+        def write(conn) -> int:
+            conn.execute("UPDATE driver_cache SET failures = failures + 1 WHERE badge=?", (badge,))
+            r = conn.execute("SELECT failures FROM driver_cache WHERE badge=?", (badge,)).fetchone()
+            return r[0] if r else 0
 
-    def _tx(self) -> _Tx:
-        return _Tx(self._db)
+        return await self.db.write(write)
 
-
-class _Tx:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (sqlite3's own context manager does not BEGIN
-    in autocommit mode)."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,6 +21,11 @@ def permit(pid="P-1", plate=PLATE, containers=(BOX,), start=0, hours=8) -> Permi
                   valid_from=T0 + timedelta(hours=start), valid_until=T0 + timedelta(hours=start + hours))
 
 
+def take(store: PermitStore, sync: PermitsSync) -> bool:
+    """replace() commits on the gate store's writer thread: await it, as the station does."""
+    return asyncio.run(store.replace(sync))
+
+
 @pytest.fixture
 def store(tmp_path):
     conn = open_gate_db(tmp_path / "gate.db")
@@ -28,16 +34,16 @@ def store(tmp_path):
 
 
 def test_newer_set_replaces_older_is_ignored(store):
-    assert store.replace(PermitsSync(version=3, permits=[permit("P-3")]))
-    assert not store.replace(PermitsSync(version=2, permits=[permit("P-2")]))
-    assert not store.replace(PermitsSync(version=3, permits=[]))
+    assert take(store, PermitsSync(version=3, permits=[permit("P-3")]))
+    assert not take(store, PermitsSync(version=2, permits=[permit("P-2")]))
+    assert not take(store, PermitsSync(version=3, permits=[]))
     assert store.version == 3 and store.count() == 1
     assert store.find(PLATE, [BOX], T0).permit_id == "P-3"
 
 
 def test_set_survives_reopen(tmp_path):
     conn = open_gate_db(tmp_path / "gate.db")
-    PermitStore(conn).replace(PermitsSync(version=1, permits=[permit()]))
+    take(PermitStore(conn), PermitsSync(version=1, permits=[permit()]))
     conn.close()
     conn = open_gate_db(tmp_path / "gate.db")
     try:
@@ -47,14 +53,14 @@ def test_set_survives_reopen(tmp_path):
 
 
 def test_validity_window(store):
-    store.replace(PermitsSync(version=1, permits=[permit(start=1, hours=2)]))
+    take(store, PermitsSync(version=1, permits=[permit(start=1, hours=2)]))
     assert store.find(PLATE, [BOX], T0) is None
     assert store.find(PLATE, [BOX], T0 + timedelta(hours=1)) is not None
     assert store.find(PLATE, [BOX], T0 + timedelta(hours=3)) is None, "valid_until is exclusive"
 
 
 def test_matching_needs_fitting_evidence(store):
-    store.replace(PermitsSync(version=1, permits=[permit(), permit("P-X", plate="", containers=(OTHER_BOX,))]))
+    take(store, PermitsSync(version=1, permits=[permit(), permit("P-X", plate="", containers=(OTHER_BOX,))]))
     at = T0 + timedelta(minutes=5)
     assert store.find("沪 A·1234挂", [BOX], at).permit_id == "P-1", "plate spacing and dots normalised"
     assert store.find(PLATE, [], at).permit_id == "P-1", "empty truck collecting an import matches by plate"

@@ -197,19 +197,19 @@ def test_stamp_seq_writes_the_field_itself():
 
 def test_after_a_corrupt_file_is_moved_aside_seq_goes_on_from_where_it_was(tmp_path, monkeypatch):
     """seq must never go back: the platform would take new records for ones it has seen."""
-    from agent.outbox import schema
+    from agent import storage
 
     db = tmp_path / "o.db"
     with Outbox(db, "lane-1") as outbox:
         for n in range(5):
             outbox.put("scan", {"n": n})
-    real_check = schema._check
+    real_check = storage.quick_check
 
-    def damaged_once(conn):
-        monkeypatch.setattr(schema, "_check", real_check)
-        raise schema.CorruptDatabase("quick_check: page 3 is damaged")  # the unit seam: no real bit rot
+    def damaged_once(conn, path):
+        monkeypatch.setattr(storage, "quick_check", real_check)
+        raise storage.CorruptDatabase(path, "quick_check: page 3 is damaged")  # the unit seam: no real bit rot
 
-    monkeypatch.setattr(schema, "_check", damaged_once)
+    monkeypatch.setattr(storage, "quick_check", damaged_once)
     with Outbox(db, "lane-1") as outbox:
         assert outbox.stats().corrupt_moved_to
         assert outbox.put("scan", {"n": 5}).seq == 6
