@@ -277,7 +277,7 @@ class Link:
         self._backoff.reset()
         self._net.subscribe([node_filter(self._site, self._node, Kind.CMD), node_filter(self._site, self._node, Kind.RSP)])
         state = self._state("online")
-        self._told_degraded = state.health.degraded if state.health else None
+        self._told_degraded = state.body.health.degraded if state.body.health else None
         self._net.publish(self._state_topic, dump(state), retain=True)
         self._outbox.save_health(self.health().model_dump_json())
         self._wake.set()
@@ -376,7 +376,7 @@ class Link:
                 # the retained state travels without the outbox: a full or removed store is told
                 # to the platform even when the heartbeat cannot be stored
                 state = self._state("online")
-                self._told_degraded = state.health.degraded if state.health else None
+                self._told_degraded = state.body.health.degraded if state.body.health else None
                 self._net.publish(self._state_topic, dump(state), retain=True)
 
     def _audit_head(self) -> AuditHead | None:

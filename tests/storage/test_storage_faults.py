@@ -28,7 +28,8 @@ from .conftest import as_other_user, fill
 
 def write_config(folder, db, role="gate") -> str:
     path = folder / "node.toml"
-    path.write_text(f'[node]\nid = "lane-1"\nsite = "yt"\nrole = "{role}"\n[storage]\npath = "{db}"\n')
+    path.write_text(f'[node]\nid = "lane-1"\nsite = "yt"\nrole = "{role}"\n[gate]\nlane = "lane-1"\n'
+                    f'[storage]\npath = "{db}"\n')
     return str(path)
 
 
@@ -269,7 +270,7 @@ def test_the_retained_state_says_storage_full_when_the_heartbeat_cannot_be_store
 
             def told() -> bool:
                 last = collector.payloads("/state")[-1]
-                return any("storage full" in r for r in (last.get("health") or {}).get("degraded", []))
+                return any("storage full" in r for r in (last["body"].get("health") or {}).get("degraded", []))
 
             while not told():
                 assert asyncio.get_running_loop().time() < deadline, json.dumps(collector.payloads("/state")[-1])
