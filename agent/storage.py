@@ -116,6 +116,20 @@ def classify(err: BaseException, path: Path | str | None = None) -> Fault:
     return Fault.IO
 
 
+def is_fault(err: BaseException) -> bool:
+    """Whether an error says something about the storage (rather than about the statement:
+    a constraint, a type, an SQL mistake, which are the caller's to answer)."""
+    if isinstance(err, StorageError | OSError):
+        return True
+    if isinstance(err, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
+        return False
+    if not isinstance(err, sqlite3.Error):
+        return False
+    name = getattr(err, "sqlite_errorname", "") or ""
+    return not (name in ("SQLITE_ERROR", "SQLITE_MISMATCH", "SQLITE_RANGE", "SQLITE_TOOBIG")
+                or name.startswith("SQLITE_CONSTRAINT"))
+
+
 def _probe(path: Path) -> Fault | None:
     """What the file system says about a file SQLite could not use."""
     folder = path.parent
@@ -402,7 +416,7 @@ class Books:
         return True
 
     def _failed(self, jobs: list[_Job], err: BaseException) -> None:
-        if isinstance(err, sqlite3.Error | OSError | StorageError):
+        if is_fault(err):
             fault = classify(err, self.path)
             if fault != self.fault:
                 log.error("%s store write failed: %s", self.what, describe(fault, self.path, str(err)))

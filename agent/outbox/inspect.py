@@ -65,17 +65,23 @@ def stats(conn: sqlite3.Connection, now: float | None = None) -> dict[str, Any]:
             "health": json.loads(meta["health"]) if meta.get("health") else None}
 
 
+def _rows(conn: sqlite3.Connection, select: str, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """The outbox's rows in send order, as dicts (sqlite-utils: imported here only, it costs
+    0.3-3 s to import, which operator commands can afford and a node's start cannot)."""
+    import sqlite_utils
+
+    return sqlite_utils.Database(conn)["outbox"].rows_where(select=select, order_by="prio, seq", limit=limit)
+
+
 def peek(conn: sqlite3.Connection, n: int) -> Iterator[dict[str, Any]]:
-    for _rid, msg_id, seq, prio, kind, name, topic, type_, size, created in conn.execute(
-            "SELECT rid, msg_id, seq, prio, kind, name, topic, type, length(payload), created FROM outbox"
-            " ORDER BY prio, seq LIMIT ?", (n,)):
-        yield {"seq": seq, "priority": PRIORITIES[prio], "type": type_, "id": msg_id,
-               "topic": topic or f"{kind}/{name}", "bytes": size, "age_s": round(time.time() - created, 1)}
+    for r in _rows(conn, "msg_id, seq, prio, kind, name, topic, type, length(payload) AS size, created", n):
+        yield {"seq": r["seq"], "priority": PRIORITIES[r["prio"]], "type": r["type"], "id": r["msg_id"],
+               "topic": r["topic"] or f"{r['kind']}/{r['name']}", "bytes": r["size"],
+               "age_s": round(time.time() - r["created"], 1)}
 
 
 def export(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
     """Every waiting message as stored (payload decoded), in send order."""
-    for seq, prio, kind, name, topic, payload in conn.execute(
-            "SELECT seq, prio, kind, name, topic, payload FROM outbox ORDER BY prio, seq"):
-        yield {"seq": seq, "priority": PRIORITIES[prio], "topic": topic or f"{kind}/{name}",
-               "message": json.loads(bytes(payload))}
+    for r in _rows(conn, "seq, prio, kind, name, topic, payload"):
+        yield {"seq": r["seq"], "priority": PRIORITIES[r["prio"]], "topic": r["topic"] or f"{r['kind']}/{r['name']}",
+               "message": json.loads(bytes(r["payload"]))}
