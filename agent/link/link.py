@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 from agent import __version__, metrics
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import NodeConfig
+from agent.contract.broker import MAX_PACKET_BYTES
 from agent.contract.catalog import REQUESTS
 from agent.contract.envelope import Envelope, Response, dump, new_id
 from agent.contract.node import AuditHead, Health, Heartbeat, NodeState
@@ -57,9 +58,9 @@ def make_client(config: NodeConfig, will: bytes, state_topic: str) -> tuple[mqtt
     way in: a failed handshake is an error, never a retry over plain TCP."""
     b = config.broker
     v5 = b.mqtt_version == "5"
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=config.client_id,
-                         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False,
-                         reconnect_on_failure=False)
+    client = net.BoundedClient(mqtt.CallbackAPIVersion.VERSION2, client_id=config.client_id,
+                               protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False,
+                               reconnect_on_failure=False, max_packet_bytes=MAX_PACKET_BYTES)
     client.max_inflight_messages_set(0)  # the link bounds the window itself
     client.max_queued_messages_set(0)
     client.connect_timeout = 5.0
@@ -74,6 +75,7 @@ def make_client(config: NodeConfig, will: bytes, state_topic: str) -> tuple[mqtt
     if v5:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = b.session_expiry_s
+        props.MaximumPacketSize = MAX_PACKET_BYTES  # the broker drops a bigger one, never sends it
         args.update(clean_start=False, properties=props)
     return client, args
 
@@ -248,6 +250,10 @@ class Link:
                     self._on_connected(event[1])
                 elif kind == net.DISCONNECTED:
                     self._on_lost(f"connection lost ({event[1]})")
+                elif kind == net.PACKET_TOO_LARGE:
+                    self._count("packet_too_large")
+                    log.error("broker %s:%s sent a packet of %d bytes, over this node's limit of %d: dropped the "
+                              "connection before reading it", self._config.broker.host, self._config.broker.port, event[1], event[2])
                 elif kind == net.CONNECT_FAILED:
                     self._count("connect_failed")
                     self._last_error = event[1]

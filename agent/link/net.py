@@ -36,8 +36,35 @@ from paho.mqtt.reasoncodes import ReasonCode
 log = logging.getLogger(__name__)
 
 #: event kinds handed to the loop: (kind, *args)
-CONNECTED, CONNECT_FAILED, DISCONNECTED, ACKED, MESSAGE, PUBLISH_REFUSED = (
-    "connected", "connect_failed", "disconnected", "acked", "message", "publish_refused")
+CONNECTED, CONNECT_FAILED, DISCONNECTED, ACKED, MESSAGE, PUBLISH_REFUSED, PACKET_TOO_LARGE = (
+    "connected", "connect_failed", "disconnected", "acked", "message", "publish_refused", "packet_too_large")
+
+#: what one recv() may ask for: paho asks for a whole packet's remaining length at once, and
+#: CPython allocates that much before the bytes arrive
+RECV_CHUNK = 64 * 1024
+
+
+class BoundedClient(mqtt.Client):
+    """A paho client that never buffers a packet over `max_packet_bytes`.
+
+    MQTT 5 tells the broker the limit in CONNECT (Maximum Packet Size; the broker then drops
+    what is bigger), MQTT 3.1.1 cannot: there the packet's announced length is checked before
+    its first byte is read, and the connection is dropped instead (`oversize` says by how
+    much). The broker's own `max_packet_size` (the generated mosquitto.conf) keeps such a
+    packet from ever being accepted. The hook is paho's socket read (`_sock_recv`), which
+    paho 2.x calls with the packet's remaining length known."""
+
+    def __init__(self, *args: Any, max_packet_bytes: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.max_packet_bytes = max_packet_bytes
+        self.oversize: int | None = None  # the announced size of the packet that was refused
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        packet = self._in_packet
+        if packet["have_remaining"] and packet["remaining_length"] > self.max_packet_bytes:
+            self.oversize = packet["remaining_length"]
+            raise ConnectionAbortedError(f"packet of {self.oversize} bytes over the limit")
+        return super()._sock_recv(min(bufsize, RECV_CHUNK))
 
 
 def describe_connect_error(err: BaseException) -> str:
@@ -223,6 +250,14 @@ class NetThread:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._rows.clear()
         self._calls.clear()
+        oversize = getattr(client, "oversize", None)
+        if oversize is not None:
+            client.oversize = None
+            limit = client.max_packet_bytes
+            self._post(PACKET_TOO_LARGE, oversize, limit)
+            self._post(DISCONNECTED, f"the broker sent a packet of {oversize} bytes, over this node's limit of "
+                                     f"{limit}: set max_packet_size {limit} on the broker")
+            return
         self._post(DISCONNECTED, str(reason_code))
 
     def _on_publish(self, client, userdata, mid: int, reason_code: ReasonCode, properties) -> None:
