@@ -179,3 +179,16 @@ def test_duplicate_topics_are_refused(monkeypatch):
     monkeypatch.setattr(catalog, "MESSAGES", [*catalog.MESSAGES, catalog.BY_TYPE["scan"]])
     with pytest.raises(ValueError, match="share a topic"):
         asyncapi.wire_messages()
+
+
+def test_the_platform_guide_names_every_error_code_and_channel_kind():
+    """docs/platform-integration.md is the integrator's page: a new error code or topic kind
+    in the contract must be explained there too."""
+    from agent.contract.envelope import ErrorBody
+
+    guide = (ROOT / "docs" / "platform-integration.md").read_text(encoding="utf-8")
+    for code in ErrorBody.model_fields["code"].annotation.__args__:
+        assert f"`{code}`" in guide, f"docs/platform-integration.md does not name error code {code!r}"
+    for kind in Kind:
+        address = "portedge/v1/{site}/{node}/" + (str(kind) if kind is Kind.STATE else f"{kind}/")
+        assert address in guide, f"docs/platform-integration.md does not show the {kind} topic"
