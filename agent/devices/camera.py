@@ -149,7 +149,8 @@ class CameraDriver(Driver):
 
     async def _close(self, writer: asyncio.StreamWriter, answer: bytes) -> None:
         try:
-            writer.write(answer)
+            if answer:
+                writer.write(answer)
             async with asyncio.timeout(ANSWER_TIMEOUT_S):
                 await writer.drain()
         except (ConnectionError, OSError, TimeoutError):

@@ -6,6 +6,7 @@ and a counter, connections over the cap get 503 `busy` at once, and the listener
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import pytest
 
@@ -22,7 +23,7 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("counter,request_bytes", HOSTILE, ids=[f"{c}-{i}" for i, (c, _) in enumerate(HOSTILE)])
-def test_a_hostile_request_is_answered_4xx_and_counted(counter, request_bytes):
+def test_a_hostile_request_is_answered_4xx_and_counted(counter, request_bytes, caplog):
     async def main():
         sink = Sink()
         driver = await started(sink)
@@ -35,9 +36,10 @@ def test_a_hostile_request_is_answered_4xx_and_counted(counter, request_bytes):
             await stopped(driver)
 
     asyncio.run(main())
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
 
-def test_idle_connections_over_the_cap_are_turned_away_and_a_camera_gets_through_after():
+def test_idle_connections_over_the_cap_are_turned_away_and_a_camera_gets_through_after(caplog):
     async def main():
         sink = Sink()
         driver = await started(sink)
@@ -66,3 +68,4 @@ def test_idle_connections_over_the_cap_are_turned_away_and_a_camera_gets_through
             await stopped(driver)
 
     asyncio.run(main())
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
