@@ -51,3 +51,16 @@ def share(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
     return value
+
+
+def reachable(url: str) -> None:
+    """Fail fast (exit 1, one line) when a broker URL names a broker nobody answers on."""
+    import socket
+
+    from agent.errors import RemoteError
+
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=3).close()
+    except OSError as err:
+        raise RemoteError(f"broker {url} is not reachable: {err.strerror or err}") from None

@@ -111,6 +111,7 @@ def _serve(sim, args: argparse.Namespace, say) -> int:
 
     from simulators.platform.dispatch import Dispatcher, add_drivers, describe
 
+    args_.reachable(args.broker)
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

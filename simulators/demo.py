@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from simulators.args import broker_url, positive_float
+from simulators.args import broker_url, positive_float, reachable
 from simulators.live_view import render
 from simulators.port import PortSim
 from simulators.report import write_report
@@ -57,7 +57,12 @@ def console_toml(port: int) -> str:
 def run(args) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.broker:
-        _reachable(args.broker)
+        reachable(args.broker)
+    else:
+        import importlib.util
+
+        if importlib.util.find_spec("amqtt") is None:  # the embedded broker: "install portedge[sim]"
+            raise ModuleNotFoundError("No module named 'amqtt'", name="amqtt")
     scenario = load_scenario(args.scenario or SCENARIO_DIR / "demo.toml")
     updates = {k: v for k, v in (("duration_s", args.duration), ("seed", args.seed)) if v is not None}
     if updates:
@@ -134,20 +139,6 @@ async def _run(scenario, workdir: Path, args, console: Console, stopped_by: list
                 gui.kill()
                 gui.wait()
     return summary, getattr(sim, "platform", None) and sim.platform.ledger
-
-
-def _reachable(url: str) -> None:
-    """Fail fast (exit 1, one line) when --broker names a broker nobody answers on."""
-    import socket
-    from urllib.parse import urlsplit
-
-    from agent.errors import RemoteError
-
-    parts = urlsplit(url)
-    try:
-        socket.create_connection((parts.hostname, parts.port), timeout=3).close()
-    except OSError as err:
-        raise RemoteError(f"broker {url} is not reachable: {err.strerror or err}") from None
 
 
 def _plain_tick(console: Console):

@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     if debug:
         argv.remove("--debug")
+    if argv == ["--version"]:  # answered before the parser imports every command
+        print(f"portedge {__version__}")
+        return 0
     try:
         code = _dispatch(argv)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit

@@ -24,6 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=_size, default="480x800", help="window size WIDTHxHEIGHT (default 480x800)")
 
 
+def _need(module: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+
 def _size(text: str) -> str:
     width, sep, height = text.partition("x")
     if not (sep and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
@@ -47,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     config = load(args.config)  # a ConfigError becomes `FILE: key: reason` lines and exit 2 (cli.main)
     if config.node.role != "pda":
         raise ConfigError(str(args.config), [("node.role", f"is {config.node.role!r}; `portedge pda` needs role = \"pda\"")])
+    _need("kivy")  # before anything starts: "install portedge[pda]" (agent.cli.main)
     headless = importlib.import_module("pda_app.headless")
     fonts = importlib.import_module("pda_app.fonts")
     try:
