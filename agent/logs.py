@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 #: key names in a config whose string values are secrets
-SECRET_KEYS = re.compile(r"password|passwd|secret|token|passphrase|api_key|pin$", re.IGNORECASE)
+SECRET_KEYS = re.compile(r"password|passwd|secret|token|passphrase|api_key|(^|_)pin(_|$)", re.IGNORECASE)
 #: the password part of URL userinfo: scheme://user:PASSWORD@
 URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.IGNORECASE)
 #: record attributes copied into a JSON line when a log call sets them

@@ -64,3 +64,15 @@ def reachable(url: str) -> None:
         socket.create_connection((parts.hostname, parts.port), timeout=3).close()
     except OSError as err:
         raise RemoteError(f"broker {url} is not reachable: {err.strerror or err}") from None
+
+
+def stop_on_signals():
+    """A threading.Event that Ctrl-C and SIGTERM set; install it before anything starts, so a
+    signal never meets the default handler (a traceback, or children left running)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    return stop

@@ -94,27 +94,22 @@ def _add_platform(p: argparse.ArgumentParser) -> None:
 
 
 def _add_desk(p: argparse.ArgumentParser, *, drivers: int, rate: float) -> None:
-    p.add_argument("--drivers", type=int, default=drivers, metavar="N",
+    p.add_argument("--drivers", type=args_.non_negative_int, default=drivers, metavar="N",
                    help=f"drivers the platform logs in: badges D0001.. with PIN 1234 (default {drivers})")
-    p.add_argument("--tasks-per-minute", type=float, default=rate, metavar="R",
+    p.add_argument("--tasks-per-minute", type=args_.non_negative_float, default=rate, metavar="R",
                    help=f"TO_INSPECTION tasks assigned per minute to the PDAs online, round robin (default {rate:g})")
     p.add_argument("--seed", type=int, default=1, help="seed for the tasks (same seed, same tasks)")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+    p.add_argument("--duration", type=args_.positive_float, default=None, metavar="S", help="stop after S seconds (default: Ctrl-C)")
 
 
-def _serve(sim, args: argparse.Namespace, say) -> int:
+def _serve(sim, args: argparse.Namespace, say, stop=None) -> int:
     """Run the platform until Ctrl-C, SIGTERM or --duration: assign tasks, report now and then."""
     import random
-    import signal
-    import threading
     import time
 
     from simulators.platform.dispatch import Dispatcher, add_drivers, describe
 
-    args_.reachable(args.broker)
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop or args_.stop_on_signals()
     drivers = add_drivers(sim, args.drivers)
     if drivers:
         say(f"drivers: {', '.join(d.badge for d in drivers[:5])}{' ...' if len(drivers) > 5 else ''} "
@@ -149,11 +144,13 @@ def _serve(sim, args: argparse.Namespace, say) -> int:
 def _run_platform(args: argparse.Namespace) -> int:
     from simulators.platform import Ledger, PlatformSim  # lazy on purpose: see the module docstring
 
+    args_.reachable(args.broker)
+    stop = args_.stop_on_signals()
     sim = PlatformSim(args.broker, args.site, ledger=Ledger(args.ledger or ":memory:"), answer_delay_s=args.delay,
                       failure_rate=args.failure_rate).start()
     print(f"platform simulator on {args.broker}, site {args.site}; Ctrl-C stops", flush=True)
     try:
-        return _serve(sim, args, lambda text: print(text, flush=True))
+        return _serve(sim, args, lambda text: print(text, flush=True), stop)
     finally:
         sim.stop()
 
@@ -161,7 +158,7 @@ def _run_platform(args: argparse.Namespace) -> int:
 def _add_pda(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", "-c", type=Path, default=Path("examples/pda-local.toml"),
                    help="the PDA's config: its site, and its broker unless --broker (default examples/pda-local.toml)")
-    p.add_argument("--broker", metavar="URL", help="use this broker; default: the config's, started here "
+    p.add_argument("--broker", metavar="URL", type=args_.broker_url, help="use this broker; default: the config's, started here "
                    "(mosquitto) when it is on this machine and nothing listens there yet")
     _add_desk(p, drivers=3, rate=1.0)
 

@@ -134,12 +134,10 @@ def listeners(config: NodeConfig) -> list[tuple[str, str, str]]:
     """(key.path, owner, "host:port") for every socket the node will listen on."""
     out = [(f"devices[{i}].listen", d.name, d.listen) for i, d in enumerate(config.devices)
            if getattr(d, "listen", None)]
-    metrics = getattr(config, "metrics", None)
-    if metrics is not None and metrics.listen:
-        out.append(("metrics.listen", "metrics", metrics.listen))
-    console = getattr(config, "console", None)
-    if console is not None:
-        out.append(("console.listen", "console", console.listen))
+    for name in type(config).model_fields:  # [metrics], [console], and any section added later
+        listen = getattr(getattr(config, name), "listen", None)
+        if isinstance(listen, str) and listen:
+            out.append((f"{name}.listen", name, listen))
     return out
 
 

@@ -28,11 +28,14 @@ def _listening(host: str, port: int) -> bool:
 def run_trial(args: argparse.Namespace, serve: Callable) -> int:
     from agent.config.load import load
     from agent.errors import ConfigError
+    from simulators.args import stop_on_signals
     from simulators.mosquitto import Mosquitto, find_mosquitto
     from simulators.platform import Ledger, PlatformSim
 
     def say(text: str) -> None:
         print(text, flush=True)
+
+    stop = stop_on_signals()  # before the broker or the platform starts
 
     try:
         config = load(args.config)
@@ -68,7 +71,7 @@ def run_trial(args: argparse.Namespace, serve: Callable) -> int:
     say(f"platform simulator on {url}, site {config.node.site}; Ctrl-C stops")
     say(f"now run:  portedge pda --config {args.config}   and log in with badge D0001, PIN 1234")
     try:
-        return serve(sim, args, say)
+        return serve(sim, args, say, stop)
     finally:
         sim.stop()
         if broker is not None:

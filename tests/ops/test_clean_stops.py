@@ -160,3 +160,20 @@ def test_pda_app_stops_and_closes_its_outbox(sig, mosquitto, tmp_path):
     assert took < 5.0 and left == set()
     assert not (tmp_path / "var" / "pda-07.db-wal").exists()  # outbox closed: nothing to recover
     assert "NOT RUNNING (stopped" in portedge("status", "--config", str(config)).communicate(timeout=30)[0]
+
+
+@pytest.mark.allow_leaks
+@SIGNALS
+def test_sim_pda_stops(sig, mosquitto, tmp_path):
+    proc = portedge("sim", "pda", "--config", "examples/pda-local.toml", "--broker", mosquitto.url)
+    try:
+        wait_for_line(proc.stdout, "Ctrl-C stops", 30)
+        everyone = descendants(proc.pid) | {proc.pid}
+        took, code = stop_and_time(proc, sig)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    left = left_after(everyone, max(0.0, 5.0 - took))
+    print(f"sim pda stopped by {sig.name} in {took:.2f} s, processes left: {len(left)}")
+    assert code == 0 and took < 5.0 and left == set()

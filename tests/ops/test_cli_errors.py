@@ -72,13 +72,17 @@ RUNTIME = [
 ]
 
 
+def _ids(cases: list[list[str]]) -> list[str]:
+    return [" ".join(a).replace(CLOSED, "CLOSED").replace(str(ROOT), ".")[:70] for a in cases]
+
+
 def _no_traceback(capsys) -> str:
     captured = capsys.readouterr()
     assert "Traceback" not in captured.out + captured.err
     return captured.err
 
 
-@pytest.mark.parametrize("argv", USAGE, ids=[" ".join(a)[:60] for a in USAGE])
+@pytest.mark.parametrize("argv", USAGE, ids=_ids(USAGE))
 def test_usage_and_config_errors_exit_2_with_a_clear_line(argv, capsys):
     try:
         code = main(argv)
@@ -91,7 +95,7 @@ def test_usage_and_config_errors_exit_2_with_a_clear_line(argv, capsys):
     assert "error" in last or ": " in last
 
 
-@pytest.mark.parametrize("argv", RUNTIME, ids=[" ".join(a)[:60] for a in RUNTIME])
+@pytest.mark.parametrize("argv", RUNTIME, ids=_ids(RUNTIME))
 def test_runtime_failures_exit_1_with_one_line(argv, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 1
