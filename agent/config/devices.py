@@ -17,9 +17,9 @@ class _Options(BaseModel):
 
 class SerialLine(_Options):
     baudrate: int = Field(default=9600, description="bits per second")
-    bytesize: Literal[7, 8] = 8
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = Field(default=8, description="data bits")
+    parity: Literal["N", "E", "O"] = Field(default="N", description="none, even or odd")
+    stopbits: Literal[1, 2] = Field(default=1, description="stop bits")
 
     @field_validator("baudrate")
     @classmethod
@@ -30,15 +30,16 @@ class SerialLine(_Options):
 
 
 class _Device(_Options):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    reconnect_base_s: float = Field(default=0.5, gt=0)
-    reconnect_cap_s: float = Field(default=30.0, gt=0)
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                      description="the device's name in records and in [gate] references")
+    reconnect_base_s: float = Field(default=0.5, gt=0, description="first reopen delay after the port is lost")
+    reconnect_cap_s: float = Field(default=30.0, gt=0, description="longest reopen delay")
     silence_timeout_s: float = Field(default=0.0, ge=0, description="0 = a silent port is not an error")
 
 
 class _SerialDevice(_Device):
     port: str = Field(min_length=1, description="pyserial URL or device path")
-    line: SerialLine = Field(default_factory=SerialLine)
+    line: SerialLine = Field(default_factory=SerialLine, description="serial line settings")
 
     @field_validator("port")
     @classmethod

@@ -18,25 +18,30 @@ class _Section(BaseModel):
 
 
 class NodeSection(_Section):
-    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    site: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    role: Literal["gate", "pda"]
-    heartbeat_s: float = Field(default=30.0, gt=0)
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                    description="this node's id in every topic and record (the broker username must equal it)")
+    site: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                      description="the port site, the first topic segment")
+    role: Literal["gate", "pda"] = Field(description="gate: a lane's station ([gate]); pda: a forklift handheld ([pda])")
+    heartbeat_s: float = Field(default=30.0, gt=0, description="seconds between heartbeats (health) to the platform")
 
 
 class BrokerSection(_Section):
-    url: str = "mqtt://127.0.0.1:1883"
+    url: str = Field(default="mqtt://127.0.0.1:1883", description="mqtt://host:port or mqtts://host:port (TLS); "
+                     "a password in the URL is never logged")
     client_id: str | None = Field(default=None, max_length=64, description="defaults to the node id")
-    username: str | None = None
-    password: str | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
-    mqtt_version: Literal["5", "3.1.1"] = "5"
-    session_expiry_s: int = Field(default=86400, ge=0)
-    reconnect_base_s: float = Field(default=0.5, gt=0)
-    reconnect_cap_s: float = Field(default=30.0, gt=0)
+    username: str | None = Field(default=None, description="broker login (equal to the node id for the generated ACL)")
+    password: str | None = Field(default=None, description="broker password; never logged (prefer PORTEDGE_BROKER__PASSWORD)")
+    ca_file: Path | None = Field(default=None, description="CA certificate (PEM) to verify the broker; must exist and be readable")
+    cert_file: Path | None = Field(default=None, description="client certificate (PEM), with key_file")
+    key_file: Path | None = Field(default=None, description="client private key (PEM); a warning if other users can read it")
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive: how soon a dead link is noticed")
+    mqtt_version: Literal["5", "3.1.1"] = Field(default="5", description="protocol version spoken to the broker")
+    session_expiry_s: int = Field(default=86400, ge=0, description="how long the broker keeps this node's session "
+                                  "(and queued commands) while it is away")
+    reconnect_base_s: float = Field(default=0.5, gt=0, description="first reconnect delay; doubles up to reconnect_cap_s, "
+                                    "with jitter")
+    reconnect_cap_s: float = Field(default=30.0, gt=0, description="longest reconnect delay")
     inflight: int = Field(default=400, ge=1, le=65535, description="unacknowledged QoS 1 publishes at once")
 
     @field_validator("url")
@@ -76,8 +81,8 @@ class BrokerSection(_Section):
 
 
 class ClassCap(_Section):
-    max_rows: int = Field(ge=1)
-    max_bytes: int = Field(ge=1024)
+    max_rows: int = Field(ge=1, description="rows this class may hold")
+    max_bytes: int = Field(ge=1024, description="payload bytes this class may hold")
     max_age_s: float | None = Field(default=None, gt=0, description="telemetry only: older rows are dropped")
 
 
@@ -90,10 +95,15 @@ def _default_caps() -> dict[str, ClassCap]:
 
 
 class StorageSection(_Section):
-    path: Path = Path("var/portedge.db")
-    synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
-    group_commit_ms: float = Field(default=2.0, ge=0, le=100)
-    caps: dict[Literal["control", "transactional", "telemetry"], ClassCap] = Field(default_factory=_default_caps)
+    path: Path = Field(default=Path("var/portedge.db"), description="the outbox's SQLite file; workflow databases go "
+                       "beside it (lane-1.db -> lane-1.gate.db)")
+    synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(default="FULL", description="SQLite synchronous mode: FULL "
+                                                             "survives power loss; NORMAL spares flash on a handheld")
+    group_commit_ms: float = Field(default=2.0, ge=0, le=100, description="records arriving within this window share "
+                                   "one commit")
+    caps: dict[Literal["control", "transactional", "telemetry"], ClassCap] = Field(
+        default_factory=_default_caps, description="limits per priority class ([storage.caps.transactional] ...); "
+        "defaults: control 10,000 rows / 16 MiB, transactional 1,000,000 / 1 GiB, telemetry 100,000 / 64 MiB / 1 day")
 
     @field_validator("caps")
     @classmethod
