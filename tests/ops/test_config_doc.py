@@ -19,7 +19,7 @@ def test_committed_reference_is_current(capsys):
 
 def test_every_section_key_and_device_kind_is_documented():
     text = render()
-    for name, field in NodeConfig.model_fields.items():
+    for name in NodeConfig.model_fields:
         if name != "devices":
             assert f"## [{name}]" in text
     for kind in DEVICE_KINDS:
