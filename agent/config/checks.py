@@ -29,6 +29,7 @@ GATE_REFERENCES: dict[str, tuple[str, ...]] = {
     "io": ("gate_io",),
     "scale": ("toledo", "yaohua"),
     "cameras": ("camera",),
+    "driver_reader": ("idcard_reader",),
 }
 
 #: broker keys naming files the link opens at start
@@ -44,6 +45,8 @@ def resolve_paths(config: NodeConfig, base: Path) -> None:
         value = getattr(config.broker, key)
         if value is not None and not value.is_absolute():
             setattr(config.broker, key, base / value)
+    if config.gate is not None and config.gate.site_key_file is not None and not config.gate.site_key_file.is_absolute():
+        config.gate.site_key_file = base / config.gate.site_key_file
     people = config.personnel
     if people is not None:
         for key in ("site_key_file", "photo_dir", "state_path"):
@@ -209,13 +212,20 @@ def _files(config: NodeConfig) -> tuple[list[Problem], list[Problem]]:
             if mode & (stat.S_IRWXG | stat.S_IRWXO):
                 warnings.append((where, f"{path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
                                         f"chmod 600 it"))
-    if config.personnel is not None:  # the site key hashes ID numbers: a secret like a TLS key
-        path = config.personnel.site_key_file
+    keys = []  # the site key hashes ID numbers: a secret like a TLS key
+    if config.personnel is not None:
+        keys.append(("personnel.site_key_file", config.personnel.site_key_file))
+    if config.gate is not None and config.gate.driver_reader is not None:
+        if config.gate.site_key_file is None:
+            errors.append(("gate.site_key_file", "a lane with a driver_reader needs the site key file"))
+        else:
+            keys.append(("gate.site_key_file", config.gate.site_key_file))
+    for where, path in keys:
         problem = _readable_file(path)
         if problem:
-            errors.append(("personnel.site_key_file", problem))
+            errors.append((where, problem))
         elif path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            warnings.append(("personnel.site_key_file", f"{path} is readable by other users; chmod 600 it"))
+            warnings.append((where, f"{path} is readable by other users; chmod 600 it"))
     return errors, warnings
 
 

@@ -141,6 +141,11 @@ class GateSection(_Section):
     decision_ttl_s: float = Field(default=5.0, gt=0, description="expiry of an open command made from a decision")
     tick_s: float = Field(default=0.1, gt=0, le=1)
     reconcile_s: float = Field(default=60.0, gt=0, description="how often offline decisions are re-asked of the platform")
+    driver_reader: str | None = Field(default=None, description="ID card reader at the lane: the driver's card is read "
+                                      "and the platform decides driver, truck and boxes together; none = off")
+    driver_s: float = Field(default=30.0, gt=0, description="wait for the driver's card before going to TROUBLE")
+    site_key_file: Path | None = Field(default=None, description="site key (hex) hashing the driver's ID number; "
+                                       "needed with driver_reader")
     state_path: Path = Field(default=Path("var/gate.db"), description="SQLite: permits, in-progress transaction, reconcile queue")
 
 

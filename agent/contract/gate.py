@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, Field
 
 from agent.contract.devices import CameraRead, Weight
 from agent.contract.envelope import MAX_INT, Strict
+from agent.contract.personnel import DriverRef
 
 TransactionType = Literal["DI", "RE", "DM", "RM", "DC", "RC"]
 DecidedBy = Literal["platform", "offline", "staff"]
@@ -43,6 +44,7 @@ class GateTransaction(Strict):
     weight: Weight | None = None
     decision: Decision | None = None
     offline: bool = False
+    driver: DriverRef | None = None
     trouble_reason: str | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict, description="time spent per step")
     started_at: AwareDatetime
@@ -68,6 +70,8 @@ class VerifyRequest(Strict):
     containers: list[str] = Field(default_factory=list)
     weight_kg: float | None = None
     type: TransactionType | None = None
+    driver: DriverRef | None = Field(default=None, description="the driver's card, when the lane checks drivers "
+                                     "([gate] driver_reader): the decision covers driver, truck and boxes")
 
 
 class VerifyAnswer(Strict):

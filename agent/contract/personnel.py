@@ -30,6 +30,14 @@ class _Masked(Strict):
         return value
 
 
+class DriverRef(_Masked):
+    """The truck driver as a truck lane may send them: key, mask, card end (gate_verify.driver)."""
+
+    person_key: PersonKey = Field(pattern=_KEY)
+    masked: str = Field(max_length=32)
+    card_valid_until: str | None = Field(default=None, description="YYYY-MM-DD, or 'long_term'")
+
+
 class PersonVerifyRequest(_Masked):
     """req/person_verify: may this person pass this lane into its area now?"""
 

@@ -22,6 +22,7 @@ from agent.contract.gate import (
     VerifyAnswer,
     VerifyRequest,
 )
+from agent.contract.personnel import DriverRef
 
 
 class State(enum.Enum):
@@ -162,10 +163,19 @@ class Advance:
     """Internal: offered after every transition so pass-through states move on at once."""
 
 
+@dataclass(frozen=True)
+class DriverCard:
+    """The driver's ID card, at a lane that checks drivers ([gate] driver_reader): the key and
+    mask only (agent/personnel/identity.py); `problem` says why it may not be used."""
+
+    driver: DriverRef
+    problem: str = ""
+
+
 Event = (
     Approach | Safety | Photocell | ExitLoop | Read | Weighed | Verdict | PlatformError | PlatformTimeout
     | PermitLookup | StaffRelease | OpenRefused | Reread | SetMode | Tick | Advance
-    | CorrectContainer | StaffDeny | StaffClose
+    | CorrectContainer | StaffDeny | StaffClose | DriverCard
 )
 INPUT_EVENTS = (Approach, Safety, Photocell, ExitLoop)
 

@@ -34,6 +34,7 @@ from agent.config.model import GateSection
 from agent.contract.devices import KG_PER_UNIT, CameraRead, Weight
 from agent.contract.envelope import new_id
 from agent.contract.gate import ContainerRead, Decision, GateTransaction, LaneEvent, VerifyRequest
+from agent.contract.personnel import DriverRef
 from agent.gate import events as ev
 from agent.gate.events import State
 
@@ -66,6 +67,7 @@ class Draft:
     trouble_reason: str | None = None
     passed: bool = False
     request: VerifyRequest | None = None
+    driver: DriverRef | None = None  # the driver's card, when the lane checks drivers
     release_expires_at: float | None = None  # a remote staff release's own expiry (monotonic)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -81,6 +83,7 @@ class Draft:
             "type": self.type,
             "offline": self.offline,
             "trouble_reason": self.trouble_reason,
+            "driver": self.driver.model_dump(mode="json") if self.driver else None,
             "timings_ms": dict(self.timings_ms),
         }
 
@@ -234,7 +237,7 @@ class Lane:
         record = GateTransaction(
             transaction_id=tx.transaction_id, lane=self.settings.lane, type=tx.type, outcome=outcome,
             plate=tx.plate, containers=list(tx.containers.values()), reads=list(tx.reads), weight=tx.weight,
-            decision=tx.decision, offline=tx.offline, trouble_reason=note or tx.trouble_reason,
+            decision=tx.decision, offline=tx.offline, driver=tx.driver, trouble_reason=note or tx.trouble_reason,
             timings_ms=dict(tx.timings_ms), started_at=tx.started_at, ended_at=self.clock.now(),
         )
         self.emit(ev.RecordTransaction(record))
@@ -254,7 +257,7 @@ class Lane:
         return VerifyRequest(
             transaction_id=tx.transaction_id, lane=self.settings.lane, plate=tx.plate_number,
             containers=_unique(c.number for c in tx.containers.values()),
-            weight_kg=_kg(tx.weight) if tx.weight else None, type=None,
+            weight_kg=_kg(tx.weight) if tx.weight else None, type=None, driver=tx.driver,
         )
 
 

@@ -56,6 +56,11 @@ class GateStation:
         self.runner = LaneRunner(self.lane, self.guard, recorder, requester, self.permits, self.journal, clock,
                                  port=port, display=display, on_reread=on_reread)
         self.started = False
+        self.site_key = None  # the driver step (off by default): the driver's card, hashed
+        if settings.driver_reader is not None and settings.site_key_file is not None:
+            from agent.personnel.privacy import SiteKey
+
+            self.site_key = SiteKey.load(settings.site_key_file)
 
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> list[GateTransaction]:
@@ -131,6 +136,12 @@ class GateStation:
             elif isinstance(event, Weight):
                 if device == cfg.scale:
                     await self.runner.feed(ev.Weighed(event))
+            elif device == cfg.driver_reader and self.site_key is not None and hasattr(event, "photo"):
+                from agent.personnel.identity import CHINA, driver_ref
+
+                ref, problem = driver_ref(event, self.site_key, self.clock.now().astimezone(CHINA).date())
+                log.info("lane %s: driver card %s", cfg.lane, ref.masked)
+                await self.runner.feed(ev.DriverCard(ref, problem))
             elif all(hasattr(event, name) for name in _INPUT_FIELDS):
                 if cfg.io is None or device == cfg.io:
                     await self.runner.on_inputs(event)

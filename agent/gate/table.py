@@ -8,7 +8,8 @@ Invariants of the table (the lane checks the targets at run time):
   `lane.lane_clear_for_close()` holds at that moment;
 - OpenBarrier is emitted only by `decided` with an allowing Decision;
 - every waiting state arms a deadline (Tick rules handle it); pass-through states
-  (IDENTIFIED without a scale, WEIGHED, DECIDED, CLOSED) leave on Advance.
+  (IDENTIFIED without a scale, WEIGHED, DECIDED, CLOSED) leave on Advance; WEIGHED waits
+  (`driver_s`) for the driver's card only on a lane with a `driver_reader` (off by default).
 
 Never: I/O, sleeping, or reading time other than through `lane.now` / `lane.clock`.
 """
@@ -147,9 +148,34 @@ def identified_tick(lane: Lane, event: ev.Event) -> State:
     return S.IDENTIFIED
 
 
+def keep_driver(lane: Lane, event: ev.Event) -> State:
+    """The driver's card at a lane that checks drivers: kept for the verify request, or
+    TROUBLE when the card itself is not usable (bad number, expired)."""
+    assert isinstance(event, ev.DriverCard)
+    if lane.tx is None or lane.settings.driver_reader is None:
+        return lane.state
+    if event.problem:
+        return lane.trouble("driver", f"driver card {event.driver.masked}: {event.problem}")
+    lane.tx.driver = event.driver
+    return lane.state
+
+
+def weighed_tick(lane: Lane, event: ev.Event) -> State:
+    if _backed_out(lane):
+        return _end_unpassed(lane)
+    if lane.due():
+        return lane.trouble("driver", "the driver's ID card was not presented")
+    return S.WEIGHED
+
+
 def weighed_advance(lane: Lane, event: ev.Event) -> State:
     tx = lane.tx
     assert tx is not None
+    if lane.settings.driver_reader is not None and tx.driver is None:  # the driver step (off by default)
+        if lane.deadline is None:
+            lane.show("DRIVER: PLEASE PRESENT YOUR ID CARD")
+            lane.arm("driver", lane.settings.driver_s)
+        return S.WEIGHED
     tx.request = lane.verify_request()
     lane.emit(ev.SendVerify(tx.request, lane.settings.verify_s))
     lane.show("CHECKING")
@@ -469,6 +495,7 @@ TABLE: dict[tuple[State | None, type], Rule] = {
         (S.IDENTIFIED, "timeout, plate only (no container)"), (S.TROUBLE, "timeout, misread"), (S.IDLE, _OUT))),
     (S.ARRIVED, ev.Reread): _REREAD,
     (S.ARRIVED, ev.StaffRelease): _STAFF,
+    (S.ARRIVED, ev.DriverCard): Rule(keep_driver, (S.ARRIVED, S.TROUBLE), "driver card not usable"),
     (S.ARRIVED, ev.CorrectContainer): _CORRECT,
 
     (S.IDENTIFIED, ev.Advance): Rule(identified_advance, (S.IDENTIFIED, S.WEIGHED), "stable weight / no scale"),
@@ -478,8 +505,13 @@ TABLE: dict[tuple[State | None, type], Rule] = {
         (S.TROUBLE, "timeout, no stable weight"), (S.IDLE, _OUT))),
     (S.IDENTIFIED, ev.Reread): _REREAD,
     (S.IDENTIFIED, ev.StaffRelease): _STAFF,
+    (S.IDENTIFIED, ev.DriverCard): Rule(keep_driver, (S.IDENTIFIED, S.TROUBLE), "driver card not usable"),
 
-    (S.WEIGHED, ev.Advance): Rule(weighed_advance, (S.VERIFYING,), "send gate_verify"),
+    (S.WEIGHED, ev.Advance): Rule(weighed_advance, (S.WEIGHED, S.VERIFYING), "send gate_verify"),
+    (S.WEIGHED, ev.DriverCard): Rule(keep_driver, (S.WEIGHED, S.TROUBLE), "driver card not usable"),
+    (S.WEIGHED, ev.Tick): Rule(weighed_tick, (S.WEIGHED, S.TROUBLE, S.IDLE), labels=(
+        (S.TROUBLE, "timeout, no driver card"), (S.IDLE, _OUT))),
+    (S.WEIGHED, ev.Approach): _stay(backout_watch, S.WEIGHED),
 
     (S.VERIFYING, ev.Verdict): Rule(verifying_verdict, (S.VERIFYING, S.DECIDED), "platform answer"),
     (S.VERIFYING, ev.PlatformTimeout): Rule(verifying_timeout, (S.VERIFYING,), "consult permits"),

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta, timezone
+from datetime import date
 from typing import TYPE_CHECKING
 
 from agent.contract.personnel import PersonDecision
 from agent.personnel import events as ev
 from agent.personnel.events import State
+from agent.personnel.identity import CHINA, card_problem
 
 if TYPE_CHECKING:
     from agent.personnel.lane import PersonLane
@@ -43,22 +44,8 @@ class Rule:
         return dict(self.labels).get(target) or self.label or kind.__name__
 
 
-CHINA = timezone(timedelta(hours=8))
-
-
 def _today(lane: PersonLane) -> date:
     return lane.clock.now().astimezone(CHINA).date()  # the card's dates are Beijing calendar days
-
-
-def card_problem(identity: ev.Identity, today: date) -> str:
-    """Why this card may not be used today ("" when it may)."""
-    if not identity.number_valid:
-        return f"ID number not valid: {identity.problem}"
-    if identity.valid_from is not None and today < identity.valid_from:
-        return "card not yet valid"
-    if identity.valid_until is not None and not identity.long_term and today > identity.valid_until:
-        return "card expired"
-    return ""
 
 
 # -- presentation ----------------------------------------------------------------------------

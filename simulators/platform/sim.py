@@ -52,6 +52,7 @@ class Preadvice:
     yard_position: str = ""
     allow: bool = True
     reason: str = ""
+    driver_key: str | None = None  # the driver bound to the appointment (their person key), if any
 
 
 @dataclass
@@ -274,6 +275,8 @@ class PlatformSim:
         if missing:
             return VerifyAnswer(transaction_id=req.transaction_id, allow=False,
                                 reason=f"container(s) not read: {', '.join(missing)}")
+        if advice.driver_key is not None and (req.driver is None or req.driver.person_key != advice.driver_key):
+            return VerifyAnswer(transaction_id=req.transaction_id, allow=False, reason="driver not on the appointment")
         if not advice.allow:
             return VerifyAnswer(transaction_id=req.transaction_id, allow=False, reason=advice.reason or "refused")
         return VerifyAnswer(transaction_id=req.transaction_id, allow=True, type=advice.type,

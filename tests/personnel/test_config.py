@@ -74,3 +74,15 @@ def test_a_key_file_without_enough_hex_is_refused_by_name(tmp_path):
 def test_a_personnel_lane_needs_a_reader(tmp_path):
     with pytest.raises(ConfigError, match="personnel: .*at least one reader"):
         load(write(tmp_path, GOOD.replace('readers = ["id-1"]', "readers = []")))
+
+
+def test_a_truck_lane_checking_drivers_needs_the_site_key_and_an_id_reader(tmp_path):
+    path = tmp_path / "lane-1.toml"
+    path.write_text(DEVICES + '[gate]\nlane = "lane-1"\ndriver_reader = "ts-1"\n')
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert [k for k, _ in err.value.problems] == ["gate.driver_reader", "gate.site_key_file"]
+    (tmp_path / "site.key").write_text(os.urandom(32).hex())
+    (tmp_path / "site.key").chmod(0o600)
+    path.write_text(DEVICES + '[gate]\nlane = "lane-1"\ndriver_reader = "id-1"\nsite_key_file = "site.key"\n')
+    assert load(path).gate.site_key_file == tmp_path / "site.key"
