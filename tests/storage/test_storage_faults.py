@@ -19,6 +19,7 @@ from agent.config.model import GateSection
 from agent.errors import StorageFullError
 from agent.gate.station import GateStation
 from agent.outbox import Outbox
+from agent.personnel.allowlist import open_people_db
 from agent.tasks import Board
 from tests.gate.fakes import RecordingRecorder, ScriptedPlatform
 from tests.tasks.fakes import RecordingRecorder as TaskRecorder
@@ -233,8 +234,10 @@ def test_files_are_created_0600_in_a_0700_folder(tmp_path):
         outbox.put("scan", {"n": 1})
         board = Board(folder / "lane-1.tasks.db", node="pda-1", recorder=TaskRecorder())
         board.close()
+        open_people_db(folder / "lane-1.people.db").close()  # hashed ID keys: others must not read them
         made = [p for p in folder.iterdir()]
-        assert {p.name for p in made} >= {"lane-1.db", "lane-1.db-wal", "lane-1.db-shm", "lane-1.tasks.db"}
+        assert {p.name for p in made} >= {"lane-1.db", "lane-1.db-wal", "lane-1.db-shm", "lane-1.tasks.db",
+                                          "lane-1.people.db"}
         for p in made:
             assert stat.S_IMODE(p.stat().st_mode) == 0o600, f"{p.name}: {oct(p.stat().st_mode)}"
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
