@@ -192,8 +192,14 @@ class StaffMember(_Section):
 
     badge: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     name: str = Field(default="", max_length=64)
-    pin_hash: str = Field(pattern=r"^scrypt:\d+:8:1\$[0-9a-f]{32}\$[0-9a-f]{64}$",
-                          description="made by 'portedge staff-pin --badge BADGE'")
+    pin_hash: str = Field(description="scrypt:N:8:1$SALT$HASH, made by 'portedge staff-pin --badge BADGE'")
+
+    @field_validator("pin_hash")
+    @classmethod
+    def _pin_hash(cls, value: str) -> str:
+        if not re.fullmatch(r"scrypt:\d+:8:1\$[0-9a-f]{32}\$[0-9a-f]{64}", value):
+            raise ValueError("not a PIN hash: make one with 'portedge staff-pin --badge BADGE'")
+        return value
 
 
 class ConsoleSection(_Section):

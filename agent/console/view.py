@@ -13,6 +13,7 @@ from typing import Any
 from agent.contract.devices import CameraRead, Weight
 from agent.contract.gate import GateTransaction, StaffAction
 from agent.identifiers.container import check_container
+from agent.metrics import health as node_health
 
 INPUTS = ("approach", "safety", "exit", "photocell_broken", "estop", "open_limit", "closed_limit")
 
@@ -61,7 +62,7 @@ def picture(node: Any, memory: Memory, audit: Any) -> dict[str, Any]:
     inputs = guard.inputs
     health = node.link.health()
     devices = [{"name": d.name, "kind": d.kind, "state": d.state, "detail": getattr(d, "detail", "")} for d in node.drivers]
-    reasons = list(health.degraded) + [f"device {d['name']} {d['state']}" for d in devices if d["state"] != "online"]
+    reasons = node_health(node)["reasons"]  # the same reasons /healthz and `portedge status` give
     if audit is not None:
         reasons += audit.degraded()
     if guard.estop:
