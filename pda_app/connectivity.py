@@ -46,6 +46,10 @@ class Connectivity:
         self.last_contact: float | None = None
         self.waiting = 0
 
+    def now(self) -> float:
+        """The monotonic clock this state counts contact ages with."""
+        return self._now()
+
     def set_broker(self, up: bool) -> None:
         if up and not self.broker:
             self.platform_silent = False  # a fresh link: the platform gets a fresh chance

@@ -84,6 +84,8 @@ class Presenter:
         self._pending: _Pending | None = None
         self._note = ""
         self._listeners: list[Callable[[ViewModel], None]] = []
+        self._board_version = 0
+        self._board_cache: tuple[tuple, tuple[Any, TaskListVM, DetailVM | None]] | None = None
         self._unsubscribe = board.subscribe(self._on_board_change)
 
     # -- observers ------------------------------------------------------------------------
@@ -103,6 +105,7 @@ class Presenter:
             callback(vm)
 
     def _on_board_change(self, change: Any) -> None:
+        self._board_version += 1
         self._notices.extend(self.board.take_notices())
         if self.detail_id and not self._shown(self.detail_id):
             self.detail_id = None  # withdrawn by the platform while the driver looked at it
@@ -187,7 +190,7 @@ class Presenter:
             self._badge, self._focus, self._pad, self._login_msg = "", "badge", "digits", ("", False)
             self.screen = "tasks"
         elif result.code in UNANSWERED:  # said in the status bar's words: one connectivity state
-            reach = self._status(self.link.snapshot()).reach_text
+            reach = self._status(self.link.snapshot(), None).reach_text
             self._login_msg = (t(f"login.{result.code}", self.lang, reach=reach), True)
             self._focus, self._pad = "pin", "digits"
         else:
@@ -299,7 +302,7 @@ class Presenter:
         self._feedback = FeedbackVM(
             ok=result.ok, headline=both("feedback.right" if result.ok else "feedback.wrong"),
             message=self._msg(result),
-            scanned_text="" if result.ok else f"{t('feedback.scanned', self.lang)}: {text[:64]}",
+            scanned_text=f"{t('feedback.scanned', self.lang)}: {text[:64]}",  # each answer visibly its own
             expected_text="" if result.ok else f"{t('feedback.expected', self.lang)}: {self._expected(result)}",
             continue_text="" if result.ok else t("feedback.continue", self.lang),
             serial=self._feedback_serial, auto_dismiss_s=1.5 if result.ok else None)
@@ -354,8 +357,8 @@ class Presenter:
     def _time(self, when: datetime) -> str:
         return when.astimezone(self.tz).strftime("%H:%M")
 
-    def _status(self, link: LinkState) -> StatusVM:
-        lang, driver = self.lang, self.board.driver
+    def _status(self, link: LinkState, driver: Any) -> StatusVM:
+        lang = self.lang
         reach_key = {Reach.ONLINE: "status.online", Reach.PLATFORM_SILENT: "status.platform_silent",
                      Reach.OFFLINE: "status.offline"}[link.reach]
         return StatusVM(
@@ -388,9 +391,31 @@ class Presenter:
         return ConfirmVM(kind=pending.kind, question=question, yes_text=t(f"confirm.yes_{pending.kind}", lang),
                          no_text=t("confirm.no", lang))
 
-    def view(self) -> ViewModel:
+    def _board_part(self) -> tuple[Any, TaskListVM, DetailVM | None]:
+        """The list and the detail, read from the board only when it may have changed: after a
+        board change, a language switch, another task opened, or a new minute (overdue). A scan
+        answer, a key on the pad or a notice redraws without reading SQLite again."""
+        key = (self._board_version, self.lang, self.detail_id, int(self.link.now() // 60))
+        if self._board_cache is not None and self._board_cache[0] == key:
+            return self._board_cache[1]
         lang = self.lang
         driver = self.board.driver
+        views = self.board.tasks() if driver else []
+        active_view = self.board.active if driver else None
+        active = active_view.task_id if active_view else None
+        tasks = TaskListVM(
+            title=t("list.title", lang, n=len(views)), rows=tuple(self._row(v, active) for v in views),
+            empty_text=t("list.empty", lang), logout_text=t("logout", lang))
+        detail_view = next((v for v in views if v.task_id == self.detail_id), None) if self.detail_id else None
+        if detail_view is None and self.detail_id and driver and self._shown(self.detail_id):
+            detail_view = self.board.task(self.detail_id)  # shown, but not in the list (completed)
+        detail = self._detail(detail_view, active) if detail_view else None
+        self._board_cache = (key, (driver, tasks, detail))
+        return driver, tasks, detail
+
+    def view(self) -> ViewModel:
+        lang = self.lang
+        driver, tasks, detail = self._board_part()
         link = self.link.snapshot()
         hint_key = {Reach.ONLINE: "login.hint", Reach.PLATFORM_SILENT: "login.hint_silent",
                     Reach.OFFLINE: "login.hint_offline"}[link.reach]
@@ -400,20 +425,13 @@ class Presenter:
             pad_toggle_text=t("login.pad_digits" if self._pad == "letters" else "login.pad_letters", lang),
             hint=t(hint_key, lang), message=self._login_msg[0], message_is_error=self._login_msg[1],
             busy=self._busy, ok_text=t("login.ok", lang), clear_text=t("login.clear", lang))
-        views = self.board.tasks() if driver else []
-        active = self.board.active.task_id if driver and self.board.active else None
-        tasks = TaskListVM(
-            title=t("list.title", lang, n=len(views)), rows=tuple(self._row(v, active) for v in views),
-            empty_text=t("list.empty", lang), logout_text=t("logout", lang))
-        detail_view = self.board.task(self.detail_id) if self.detail_id and driver and self._shown(self.detail_id) else None
-        detail = self._detail(detail_view, active) if detail_view else None
         screen = self.screen
         if screen in ("detail", "exception") and detail is None:
             screen = "tasks"
         exception = ExceptionVM(title=t("exception.title", lang),
                                 reasons=tuple((r, t(f"reason.{r}", lang)) for r in REASONS),
                                 cancel_text=t("exception.cancel", lang), note_hint=t("reason.other", lang) + " …")
-        return ViewModel(screen=screen, lang=lang, status=self._status(link), login=login, tasks=tasks,
+        return ViewModel(screen=screen, lang=lang, status=self._status(link, driver), login=login, tasks=tasks,
                          detail=detail, exception=exception, feedback=self._feedback, notice=self._notice(),
                          confirm=self._confirm())
 

@@ -306,3 +306,27 @@ def test_unknown_platform_reason_shows_the_platforms_words_marked_as_such(demo):
     assert platform_text("customs_released", "en") == "Released by customs"
     assert platform_text("truck late", "zh") == "平台原文：truck late"
     assert platform_text("truck late", "en") == "Platform says: truck late"
+
+
+def test_an_answer_or_a_key_redraws_without_reading_the_board_again():
+    board = StubBoard([task("T-1"), task("T-2")])
+    reads = []
+    tasks = board.tasks
+    board.tasks = lambda: reads.append(1) or tasks()
+    p = Presenter(board)
+    run(p.scan("B1"))
+    for d in "1234":
+        p.key(d)
+    run(p.login())
+    p.open_task("T-1")
+    run(p.accept())
+    before = len(reads)
+    p.dismiss_notice()
+    p.switch_language()  # the language changes the words: one read
+    p.view()
+    assert len(reads) == before + 1
+    run(p.scan("A-01-03"))  # the board changed: one more read for the answer and the new state
+    after_scan = len(reads)
+    p.dismiss_feedback()
+    p.view()
+    assert len(reads) == after_scan and after_scan <= before + 2
