@@ -198,17 +198,20 @@ def _run_lane(args: argparse.Namespace) -> int:
         if args.spawn:
             rig.spawn()
         book = OrderBook(random.Random(args.seed + 1))
+
+        async def trucks() -> None:
+            while args.trucks_every > 0:
+                truck = book.truck({"DI": 1.0}, 1.0, 0.0)
+                passed = await rig.drive(truck)
+                print(f"truck {truck.plate} {truck.containers}: {'passed' if passed else 'turned back'}", flush=True)
+                await asyncio.sleep(args.trucks_every)
+
+        driving = asyncio.create_task(trucks(), name="trucks")
         try:
-            while not stop.is_set():
-                if args.trucks_every > 0:
-                    truck = book.truck({"DI": 1.0}, 1.0, 0.0)
-                    passed = await rig.drive(truck)
-                    print(f"truck {truck.plate} {truck.containers}: {'passed' if passed else 'turned back'}", flush=True)
-                try:
-                    await asyncio.wait_for(stop.wait(), args.trucks_every or 3600)
-                except TimeoutError:
-                    pass
+            await stop.wait()  # a truck half-way through the lane does not hold up Ctrl-C
         finally:
+            driving.cancel()
+            await asyncio.gather(driving, return_exceptions=True)
             await rig.stop()
         return 0
 

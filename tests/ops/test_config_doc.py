@@ -33,3 +33,26 @@ def test_a_drifted_copy_is_caught(tmp_path, capsys):
     stale.write_text(render().replace("heartbeat_s", "heartbeat_seconds"), encoding="utf-8")
     assert main(["config-doc", "--check", str(stale)]) == 1
     assert "regenerate with `portedge config-doc -o" in capsys.readouterr().err
+
+
+def test_grafana_dashboard_uses_only_metrics_a_node_exposes():
+    import json
+    import re
+
+    from agent import metrics
+
+    dashboard = json.loads((DOC.parent / "grafana" / "portedge-node.json").read_text(encoding="utf-8"))
+    exposed = {name for name, *_ in metrics.SAMPLES}
+    exposed |= {m.name for m in metrics.REGISTRY.collect()}  # the counted ones (PUBLISHES, ...)
+    counters = {n for n, kind, *_ in metrics.SAMPLES if kind == "counter"} | {
+        m.name for m in metrics.REGISTRY.collect() if m.type == "counter"}
+    used = set()
+    for panel in dashboard["panels"]:
+        for target in panel["targets"]:
+            used |= set(re.findall(r"portedge_[a-z_]+", target["expr"]))
+    assert used
+    for name in used:
+        base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+        assert base in exposed, f"the dashboard reads {name}, which no node exposes"
+        if name.endswith("_total"):
+            assert base in counters, f"{name}: {base} is not a counter"
