@@ -45,6 +45,7 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.counters: Counter[str] = Counter()
         self.last_error: str | None = None
+        self._write_failed: str | None = None
         self._listeners: list[Callable[[Entry], None]] = []
         torn = self._open_tail()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
@@ -60,6 +61,11 @@ class AuditLog:
     @property
     def head(self) -> tuple[int, str]:
         return self._seq, self._prev
+
+    @property
+    def writable(self) -> bool:
+        """Entries reach the disk now (the last write worked and the queue has room)."""
+        return self._write_failed is None and len(self._pending) < self.max_pending
 
     def degraded(self) -> list[str]:
         if self.last_error is None and not self.counters["refused"]:
@@ -159,6 +165,7 @@ class AuditLog:
                     raise OSError("short write (disk full?)")
                 os.fsync(self._fd)
             except OSError as err:
+                self._write_failed = str(err)
                 with contextlib.suppress(OSError):  # a part-written batch was never acknowledged
                     os.ftruncate(self._fd, size)
                 self.last_error = str(err)
@@ -170,7 +177,7 @@ class AuditLog:
                         return
                     self._cond.wait(1.0)
                 continue
-            self.last_error = None
+            self.last_error = self._write_failed = None
             for _, future in batch:
                 if future is not None:
                     _resolve(future)

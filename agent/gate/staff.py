@@ -118,9 +118,9 @@ class StaffDesk:
 
     # -- outcome, audit, record -----------------------------------------------------------
     async def _run(self, operator: str, action: StaffActionKind, reason: str, detail: dict[str, str], work: Any) -> Outcome:
-        if self.audit is not None and self.audit.degraded():  # no action that cannot be audited
+        if self.audit is not None and not self.audit.writable:  # no action that cannot be audited
             work.close()
-            return Outcome(action, False, "; ".join(self.audit.degraded()), None)
+            return Outcome(action, False, "; ".join(self.audit.degraded()) or "audit log not writable", None)
         try:
             await work
         except InvalidCommandError as err:

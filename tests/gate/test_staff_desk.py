@@ -133,3 +133,18 @@ def test_a_manual_open_is_refused_when_the_lane_is_unsafe(play, tmp_path):
     assert not refused.done and "e-stop" in refused.reason
     assert mode.done and rig.lane.mode == "manual"
     assert not any(w["barrier_open"] for w in rig.port.writes)
+
+
+def test_no_action_when_the_audit_log_cannot_take_it(play, tmp_path):
+    outcomes = []
+
+    async def scenario(rig):
+        audit = AuditLog(tmp_path / "audit.jsonl", "lane-1", clock=rig.clock, max_pending=0)  # a stalled writer
+        desk = StaffDesk(rig.station, audit)
+        await rig.io()
+        outcomes.append(await desk.set_mode("G0042", "closed", "storm"))
+        audit.close()
+
+    rig = play(scenario)
+    assert not outcomes[0].done and "audit" in outcomes[0].reason
+    assert rig.lane.mode == "auto" and rig.recorder.of("staff_action") == []
