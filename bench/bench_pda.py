@@ -129,7 +129,7 @@ def command_bytes(task_id: str) -> tuple[str, bytes]:
     task = Task(task_id=task_id, kind="TO_INSPECTION", priority=2, due_by=now + timedelta(hours=1), awb=AWB,
                 pieces=3, source_location=SOURCE, destination="BAY-07", customs_ref="CI-5531", notes="查验 / inspection")
     correlation_id = new_id()
-    command = Command[Task](node=NODE, type="task_assign", body=task, correlation_id=correlation_id,
+    command = Command[Task](id=new_id(), node=NODE, type="task_assign", body=task, correlation_id=correlation_id,
                             reply_to=str(Topic(SITE, NODE, Kind.RES, "task_assign")), expires_at=now + timedelta(minutes=5))
     return correlation_id, command.model_dump_json().encode()
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from agent.clock import FakeClock
 from agent.config.model import PdaSection
-from agent.contract.envelope import Command, Envelope, Response
+from agent.contract.envelope import Command, Envelope, Response, new_id
 from agent.contract.tasks import DriverLoginAnswer, Task, TaskCancel
 from agent.tasks import Board
 from pda_app.connectivity import Connectivity
@@ -56,7 +56,7 @@ class DemoPlatform:
 
 
 def command(name: str, body: BaseModel, now: datetime) -> Command:
-    return Command(node=NODE, type=name, body=body, reply_to=f"portedge/v1/demo/{NODE}/res/{name}",
+    return Command(id=new_id(), node=NODE, type=name, body=body, reply_to=f"portedge/v1/demo/{NODE}/res/{name}",
                    correlation_id=f"demo-{name}", expires_at=now + timedelta(minutes=5))
 
 

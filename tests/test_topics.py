@@ -153,6 +153,6 @@ def test_malformed_id_is_refused():
 
 def test_command_expiry():
     t = datetime(2026, 11, 27, 8, 30, tzinfo=UTC)
-    cmd = Command[Scan](node="lane-1", type="scan", body=_scan(), reply_to="r", correlation_id="c", expires_at=t)
+    cmd = Command[Scan](id="c-1", node="lane-1", type="scan", body=_scan(), reply_to="r", correlation_id="c", expires_at=t)
     assert not cmd.expired(t - timedelta(microseconds=1))
     assert cmd.expired(t)

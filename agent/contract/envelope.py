@@ -86,9 +86,11 @@ class Envelope(Strict, Generic[B]):
 
 
 class Command(Strict, Generic[B]):
-    """A command from the platform to a node. Refused unless fresh, valid and addressed here."""
+    """A command from the platform to a node. Refused unless fresh, valid and addressed here.
+    `id` is required: it is what makes a re-delivered command answered again, never run twice."""
 
-    id: str = Field(default_factory=new_id, min_length=1, max_length=64)
+    id: str = Field(min_length=1, max_length=64, description="unique per command: a re-delivery with the same id"
+                    " gets the stored answer and is not run again")
     node: str = Field(min_length=1, max_length=64, description="the node the command is for")
     ts: AwareDatetime = Field(default_factory=utc_now)
     type: str = Field(min_length=1, max_length=64)

@@ -7,8 +7,11 @@ coils as they must be now. The runner writes them through a `BarrierPort` when t
 
 Safety rules (each one is a test in tests/gate/test_barrier.py):
 - never drive the barrier down while the safety loop is occupied, the photocell is broken or
-  the exit loop is occupied; if that happens while it is coming down, drive it up (reverse);
-  if it is already down, leave it down (never lift a barrier into a vehicle's underside);
+  the exit loop is occupied; if that happens while it is coming down, drive it up (reverse)
+  until the open limit; otherwise the barrier moves only when asked: a boom that is down,
+  or stopped part-way (an e-stop, a controller loss, a dropped open), holds still while
+  something is under it (never lifted into a vehicle's underside, never a passage without
+  a decision);
 - drive it down only once all three have been clear for `holdoff_s` without a break;
 - green only while the lane wants the barrier open AND the open limit is made; red otherwise;
 - unknown inputs (agent start), controller loss and e-stop: the safe state, i.e. no motion,
@@ -63,6 +66,7 @@ class BarrierGuard:
         self.controller_lost = False
         self.clear_since: float | None = None
         self.reversals = 0
+        self.reversing = False  # a close met a blocker: driving up until the open limit
         self.open_deadline: float | None = None  # the open wish's expiry, until its coil is written
         self.open_started = False
         self.abandoned: str | None = None  # why the last open wish was dropped; taken by the runner
@@ -137,14 +141,20 @@ class BarrierGuard:
     def _decide(self, now: float) -> Outputs:
         i = self.inputs
         if i is None or self.estop or self.controller_lost:
+            self.reversing = False
             return SAFE
         if self.want_open:
+            self.reversing = False
             green = bool(i.open_limit)
             return Outputs(barrier_open=not i.open_limit, barrier_close=False, red=not green, green=green)
         if i.closed_limit:
+            self.reversing = False
             return SAFE  # down and staying down, whatever is on the loops
         if self._blocked():
-            return Outputs(barrier_open=not i.open_limit, barrier_close=False)  # reverse / hold up
+            # reverse only a boom that was coming down; any other boom holds still
+            self.reversing = (self._last.barrier_close or self.reversing) and not i.open_limit
+            return Outputs(barrier_open=self.reversing, barrier_close=False)
+        self.reversing = False
         held = self.clear_since is not None and now - self.clear_since >= self.holdoff_s
         if not held:
             return Outputs(barrier_open=False, barrier_close=False)

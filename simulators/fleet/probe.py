@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.contract.envelope import Command, utc_now
+from agent.contract.envelope import Command, new_id, utc_now
 from agent.contract.gate import LaneMode, Reread
 from agent.contract.tasks import Task, TaskCancel
 from agent.contract.topics import Kind, Topic, TopicError, site_filter
@@ -139,7 +139,7 @@ class PlatformProbe:
             node = self._rng.choice(online)
             name, body = self._command_for(node)
             corr = f"c-{self._rng.getrandbits(64):016x}"
-            cmd = Command[type(body)](node=node, type=name, body=body, correlation_id=corr,
+            cmd = Command[type(body)](id=new_id(), node=node, type=name, body=body, correlation_id=corr,
                                       reply_to=str(Topic(self.site, node, Kind.RES, name)),
                                       expires_at=utc_now() + timedelta(seconds=COMMAND_TTL_S))
             with self._lock:

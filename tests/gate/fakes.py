@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from agent.clock import FakeClock
 from agent.config.model import GateSection
 from agent.contract.devices import CameraRead, Weight
-from agent.contract.envelope import Command, Envelope, Response
+from agent.contract.envelope import Command, Envelope, Response, new_id
 from agent.contract.gate import Permit, PermitsSync, VerifyAnswer, VerifyRequest
 from agent.errors import RequestTimeoutError
 from agent.gate.station import GateStation
@@ -184,7 +184,7 @@ class Rig:
 
     def command(self, type_: str, body: BaseModel, expires_in: float = 30.0) -> Command:
         now = self.clock.now()
-        return Command[Any](node="lane-1", type=type_, body=body, reply_to="r", correlation_id="c-9",
+        return Command[Any](id=new_id(), node="lane-1", type=type_, body=body, reply_to="r", correlation_id="c-9",
                             ts=now, expires_at=now + timedelta(seconds=expires_in))
 
     def permit_set(self, version: int = 1, plate: str = PLATE, containers: tuple[str, ...] = (BOX,)) -> PermitsSync:

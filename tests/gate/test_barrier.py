@@ -10,7 +10,7 @@ from agent.contract.gate import RemoteOpen
 from agent.contract.node import DeviceStatus
 from agent.errors import InvalidCommandError
 from agent.gate import events as ev
-from agent.gate.barrier import SAFE, BarrierGuard, CommandExpired
+from agent.gate.barrier import SAFE, BarrierGuard, CommandExpired, Outputs
 from agent.gate.events import State
 
 from .fakes import Io
@@ -45,6 +45,49 @@ def test_closing_barrier_reverses_when_lane_blocks(blocker):
     g.observe(Io(closed_limit=False, open_limit=False, **blocker), now=2.1)
     out = g.outputs(2.1)
     assert out.barrier_open and not out.barrier_close and g.reversals == 1
+
+
+def test_reversal_runs_to_the_open_limit_while_the_lane_stays_blocked():
+    g = guard_with(Io(closed_limit=False, open_limit=False), now=0)
+    g.request_close()
+    assert g.outputs(2.0).barrier_close
+    for t in (2.1, 2.5, 3.0):  # every tick while blocked: still driving up
+        g.observe(Io(closed_limit=False, open_limit=False, safety=True), now=t)
+        assert g.outputs(t).barrier_open
+    g.observe(Io(closed_limit=False, open_limit=True, safety=True), now=3.5)
+    assert g.outputs(3.5) == Outputs() and g.reversals == 1
+
+
+@pytest.mark.parametrize("blocker", [{"safety": True}, {"photocell_broken": True}, {"exit": True}])
+def test_boom_stopped_by_estop_holds_still_after_reset_while_something_is_under_it(blocker):
+    """Staff release starts opening, e-stop stops the boom part-way, the e-stop is reset with
+    the lane blocked: nothing asked for motion, so the boom stays where it is (no passage
+    without a new decision) and closes only once the lane is clear for the hold-off."""
+    g = guard_with(Io(closed_limit=True), now=0)
+    g.request_open(expires_at=30, now=0)
+    assert g.outputs(0).barrier_open
+    g.open_written()
+    g.observe(Io(closed_limit=False, open_limit=False, estop=True), now=1.7)  # stopped at ~42 %
+    assert g.outputs(1.7) == SAFE and g.take_abandoned() == "e-stop"
+    for t in (2.0, 2.5, 5.0, 20.0):  # reset, blocked during (and long after) the hold-off
+        g.observe(Io(closed_limit=False, open_limit=False, **blocker), now=t)
+        out = g.outputs(t)
+        assert not out.barrier_open and not out.barrier_close and out.red and not out.green
+    g.observe(Io(closed_limit=False, open_limit=False), now=21.0)
+    assert not g.outputs(21.5).barrier_close
+    assert g.outputs(22.0).barrier_close and g.reversals == 0
+
+
+def test_boom_stopped_part_way_is_reversed_only_if_it_was_closing():
+    g = guard_with(Io(closed_limit=False, open_limit=False), now=0)
+    g.request_close()
+    assert g.outputs(0.5) == Outputs()  # hold-off running: stopped part-way
+    g.observe(Io(closed_limit=False, open_limit=False, photocell_broken=True), now=0.8)
+    assert g.outputs(0.8) == Outputs(), "not closing: a beam break does not lift it"
+    g.observe(Io(closed_limit=False, open_limit=False), now=1.0)
+    assert g.outputs(2.0).barrier_close
+    g.observe(Io(closed_limit=False, open_limit=False, photocell_broken=True), now=2.2)
+    assert g.outputs(2.2).barrier_open, "closing: a beam break reverses it"
 
 
 def test_barrier_already_down_is_not_lifted_into_a_vehicle():

@@ -52,20 +52,24 @@ def test_agent_killed_mid_transaction_records_it_aborted_and_keeps_the_barrier_s
         [arrived] = [e for e in lane.lane_events("state") if e["value"] == "ARRIVED"]
         tid = arrived["transaction_id"]
         lane.model.truck_under_barrier()  # the truck is under the barrier when the lane PC dies
+        killed_at = len(lane.model.audit)
         lane.rig.kill()
         await until(lambda: lane.model.watchdog_tripped, 10, "the controller's watchdog")
         await lane.start_node()  # the service manager restarts the agent
         await until(lambda: any(t["outcome"] == "aborted" for t in lane.transactions()), 20, "the aborted record")
         await asyncio.sleep(1.0)
         assert not lane.model.closed_limit, "the barrier came down on the truck"
+        left_at = len(lane.model.audit)
         lane.model.truck_leaves()
         await asyncio.sleep(0.3)
         lane.model.truck_gone()
         await lane.wait_closed(timeout=15)  # lane clear: the restarted agent closes the barrier
         await asyncio.sleep(0.5)
-        return tid, lane.transactions(), lane.lane_events("barrier"), list(lane.model.audit)
+        return tid, lane.transactions(), lane.lane_events("barrier"), list(lane.model.audit), killed_at, left_at, \
+            list(lane.model.violations)
 
-    tid, txs, barrier_events, audit = lane_run(scenario, in_process=False, watchdog_s=1.0)
+    tid, txs, barrier_events, audit, killed_at, left_at, violations = lane_run(scenario, in_process=False,
+                                                                               watchdog_s=1.0)
     [tx] = txs
     assert tx["transaction_id"] == tid and tx["outcome"] == "aborted"
     assert tx["trouble_reason"].startswith("agent restarted during BARRIER_OPEN")
@@ -77,4 +81,11 @@ def test_agent_killed_mid_transaction_records_it_aborted_and_keeps_the_barrier_s
     assert first_after_kill[:1] == ["stopped"] and "closing" in first_after_kill, motions
     assert "opening" not in first_after_kill, motions
     assert [m for m in audit if m.what == "closing" and (m.safety or m.photocell_broken)] == []
-    assert [m.what for m in audit if m.what in ("watchdog", "closing", "closed")] == ["watchdog", "closing", "closed"]
+    # what safety requires, however slowly the restarted agent starts (on a busy machine the
+    # controller's 1 s watchdog may trip again before it is fed): the watchdog stopped the
+    # barrier, nothing came down while the truck was under it, and it closed once the lane cleared
+    assert violations == []
+    while_under = [m.what for m in audit[killed_at:left_at]]
+    assert "watchdog" in while_under, while_under
+    assert "closing" not in while_under and "closed" not in while_under, while_under
+    assert [m.what for m in audit[left_at:] if m.what in ("closing", "closed")][-2:] == ["closing", "closed"]

@@ -58,3 +58,24 @@ def test_a_reply_to_outside_the_nodes_subtree_is_answered_on_its_own_res_topic(t
         assert counts["command_reply_to_outside_subtree"] == 1
     finally:
         outbox.close()
+
+
+def test_a_command_without_an_id_is_refused_every_time_it_arrives(tmp_path):
+    """A QoS 1 re-delivery of id-less bytes cannot be told from a new command: refused, never run."""
+    outbox, desk, counts, clock = _desk(tmp_path)
+    try:
+        raw = json.loads(_command(clock, "portedge/v1/yt/lane-1/res/lane_mode"))
+        del raw["id"]
+        payload = json.dumps(raw).encode()
+
+        async def twice():
+            await desk.handle("lane_mode", payload, {})
+            await desk.handle("lane_mode", payload, {})
+
+        asyncio.run(twice())
+        answers = [json.loads(r.payload) for r in outbox.next_batch(10)]
+        assert counts["executed"] == 0
+        assert [(a["ok"], a["error"]["code"]) for a in answers] == [(False, "invalid_schema")] * 2
+        assert "id" in answers[0]["error"]["reason"] and answers[0]["correlation_id"] == "c-1"
+    finally:
+        outbox.close()

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from agent.cli.main import main as portedge
-from agent.contract.envelope import Command
+from agent.contract.envelope import Command, new_id
 from agent.contract.gate import LaneMode
 from agent.contract.topics import Kind, Topic, site_filter
 from simulators.fleet import FleetConfig, run_fleet
@@ -88,7 +88,7 @@ def test_nodes_retain_births_answer_commands_and_leave_offline(mosquitto):
         res = Watcher(mosquitto.port, site_filter(SITE, Kind.RES))
         events = Watcher(mosquitto.port, site_filter(SITE, Kind.EVT))
         for corr, addressed in (("c-ok", "lane-0001"), ("c-wrong", "lane-0009")):
-            cmd = Command[LaneMode](node=addressed, type="lane_mode", body=LaneMode(lane="lane-0001", mode="manual"),
+            cmd = Command[LaneMode](id=new_id(), node=addressed, type="lane_mode", body=LaneMode(lane="lane-0001", mode="manual"),
                                     reply_to=str(Topic(SITE, "lane-0001", Kind.RES, "lane_mode")), correlation_id=corr,
                                     expires_at=datetime.now(UTC) + timedelta(seconds=30))
             res.c.publish(str(Topic(SITE, "lane-0001", Kind.CMD, "lane_mode")), cmd.model_dump_json(), qos=1)

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from agent.clock import FakeClock
 from agent.config.model import PdaSection
-from agent.contract.envelope import Command, Envelope, ErrorBody, Response
+from agent.contract.envelope import Command, Envelope, ErrorBody, Response, new_id
 from agent.contract.tasks import DriverLoginAnswer, Task, TaskCancel, TaskUpdate
 from agent.errors import RequestTimeoutError, StorageFullError
 from agent.tasks import Board
@@ -64,7 +64,7 @@ class FakePlatform:
 
 
 def command(type: str, body: BaseModel, clock: FakeClock) -> Command:
-    return Command(node="pda-1", type=type, body=body, reply_to=f"portedge/v1/yt/pda-1/res/{type}",
+    return Command(id=new_id(), node="pda-1", type=type, body=body, reply_to=f"portedge/v1/yt/pda-1/res/{type}",
                    correlation_id="c-1", expires_at=clock.now() + timedelta(seconds=30))
 
 

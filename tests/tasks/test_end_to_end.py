@@ -14,7 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.config.model import NodeConfig
-from agent.contract.envelope import Command, Response, dump
+from agent.contract.envelope import Command, Response, dump, new_id
 from agent.contract.tasks import DriverLoginAnswer
 from agent.contract.topics import Kind, Topic
 from agent.link import Link
@@ -62,7 +62,7 @@ class Platform:
 
     def send(self, type: str, body) -> None:
         now = datetime.now(UTC)
-        cmd = Command(node=NODE, type=type, body=body, reply_to=str(Topic(SITE, NODE, Kind.RES, type)),
+        cmd = Command(id=new_id(), node=NODE, type=type, body=body, reply_to=str(Topic(SITE, NODE, Kind.RES, type)),
                       correlation_id=f"c-{type}", expires_at=now + timedelta(seconds=60))
         self.client.publish(str(Topic(SITE, NODE, Kind.CMD, type)), dump(cmd), qos=1)
 
