@@ -130,7 +130,7 @@ def command_bytes(task_id: str) -> tuple[str, bytes]:
                 pieces=3, source_location=SOURCE, destination="BAY-07", customs_ref="CI-5531", notes="查验 / inspection")
     correlation_id = new_id()
     command = Command[Task](id=new_id(), node=NODE, type="task_assign", body=task, correlation_id=correlation_id,
-                            reply_to=str(Topic(SITE, NODE, Kind.RES, "task_assign")), expires_at=now + timedelta(minutes=5))
+                            reply_to=str(Topic(SITE, NODE, Kind.RES, "task_assign")), expires_at=now + timedelta(minutes=2))
     return correlation_id, command.model_dump_json().encode()
 
 

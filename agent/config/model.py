@@ -113,6 +113,14 @@ class StorageSection(_Section):
         return merged
 
 
+class CommandsSection(_Section):
+    """How this node takes platform commands (agent.link.commands)."""
+
+    max_ttl_s: float = Field(default=300.0, gt=0, le=3600, description=(
+        "a command whose expires_at is further ahead than this is refused: a replay of it after"
+        " its stored answer is gone (answers are kept 24 h) would otherwise run again"))
+
+
 class GateSection(_Section):
     """The gate lane workflow (role "gate" only): which devices feed it, its thresholds and
     its timeouts. All times are seconds."""
@@ -219,6 +227,7 @@ class NodeConfig(_Section):
     node: NodeSection
     broker: BrokerSection = Field(default_factory=BrokerSection)
     storage: StorageSection = Field(default_factory=StorageSection)
+    commands: CommandsSection = Field(default_factory=CommandsSection)
     devices: list[DeviceConfig] = Field(default_factory=list)
     gate: GateSection | None = None
     pda: PdaSection | None = None

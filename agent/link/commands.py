@@ -2,11 +2,17 @@
 
 Order of checks (each failure is answered with an error Response on the command's reply
 topic, with its correlation id, and counted as `command_<code>`):
-    size -> JSON -> known command with a handler -> schema -> addressed to this node
-    -> already answered (duplicate: the stored answer goes out again, nothing runs)
-    -> expired -> the handler.
+    size -> JSON -> known command with a handler -> schema (`id` required) -> addressed to
+    this node -> already answered (duplicate: the stored answer goes out again, nothing runs)
+    -> expired -> expiring too far ahead -> made before the stored answers were lost -> the handler.
 A duplicate check comes before the expiry check so a re-delivered command that was executed
 gets its original answer rather than an "expired" that would contradict it.
+
+Why a command never runs twice: its answer is stored under its id and kept 24 h (carried
+over when a damaged outbox is moved aside), and no command may expire more than
+`[commands] max_ttl_s` (default 300 s) ahead, so a re-delivery is either answered from the
+store or refused as expired. If the answers could not be carried over, a command made
+before that moment is refused while it could still be unexpired.
 
 Answers go through the outbox (control class), stored in the same transaction as the
 "answered" record, so a crash can neither lose an answer nor run a command twice after one
@@ -23,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agent.clock import Clock
+from agent.config.model import CommandsSection
 from agent.contract.catalog import COMMANDS
 from agent.contract.envelope import MAX_COMMAND_BYTES, Command, ErrorBody, Response, peek_fields
 from agent.contract.topics import Kind, Topic
@@ -48,7 +55,9 @@ def _valid_reply_topic(topic: Any, site: str, node: str) -> bool:
 
 
 class CommandDesk:
-    def __init__(self, site: str, node: str, outbox: Outbox, clock: Clock, count: Callable[[str], None]):
+    def __init__(self, site: str, node: str, outbox: Outbox, clock: Clock, count: Callable[[str], None],
+                 settings: CommandsSection | None = None):
+        self._settings = settings or CommandsSection()
         self._site = site
         self._node = node
         self._outbox = outbox
@@ -122,8 +131,19 @@ class CommandDesk:
             return
         if await self._answer_again(command):
             return
-        if command.expired(self._clock.now()):
+        now = self._clock.now()
+        if command.expired(now):
             await self._refuse(name, "expired", f"command expired at {command.expires_at.isoformat()}", peek, props)
+            return
+        ahead, limit = (command.expires_at - now).total_seconds(), self._settings.max_ttl_s
+        if ahead > limit:
+            await self._refuse(name, "refused", f"expires_at is {ahead:.0f} s ahead; this node takes commands that"
+                               f" expire within {limit:g} s ([commands] max_ttl_s)", peek, props)
+            return
+        lost = self._outbox.answers_lost_at
+        if lost is not None and command.ts < lost and (now - lost).total_seconds() <= limit:
+            await self._refuse(name, "refused", f"command made at {command.ts.isoformat()}, before this node's stored"
+                               f" answers were lost ({lost.isoformat()}): it may have run already", peek, props)
             return
         await self._run(name, handler, command)
 

@@ -95,7 +95,7 @@ class Link:
         self._errors: Counter[str] = Counter()
         self._health_sources: list[Callable[[], list[str]]] = []
         self._told_degraded: list[str] | None = None  # the degraded reasons in the last retained state
-        self._desk = CommandDesk(self._site, self._node, outbox, clock, self._count)
+        self._desk = CommandDesk(self._site, self._node, outbox, clock, self._count, config.commands)
         self._requests: dict[str, asyncio.Future[Response]] = {}
         self._inflight: set[int] = set()
         self._sent_at: dict[int, float] = {}  # rid -> monotonic time published (PUBACK latency)

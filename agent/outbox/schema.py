@@ -3,7 +3,8 @@
 Tables:
     outbox   one row per message waiting for a PUBACK; `seq` is per node, assigned at commit
     meta     key/value: the last seq handed out, drop counters, the link's last health
-    answers  command id -> the response sent, so a duplicate command is answered, not re-run
+    answers  command id -> the response sent, so a duplicate command is answered, not re-run;
+             kept `ANSWERS_KEPT_S` and carried over to the new file when one is moved aside
 
 Opening, checking and moving a corrupt file aside are agent.storage's (shared with the gate
 and task stores); this module adds what is the outbox's own: the seq a moved-aside file still
@@ -15,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from agent import storage
@@ -75,10 +77,31 @@ def salvage_seq(damaged: Path) -> int:
     return best
 
 
-def open_db(path: Path, synchronous: str = "FULL") -> tuple[sqlite3.Connection, Path | None]:
+ANSWERS_KEPT_S = 86400.0  # a command's stored answer outlives any command it can answer (see CommandsSection)
+
+
+def carry_answers(damaged: Path, conn: sqlite3.Connection, now: datetime) -> bool:
+    """Copy the stored command answers of the last `ANSWERS_KEPT_S` from a damaged outbox file
+    into the new one, so a command that ran before the move is answered again, not re-run.
+    False when they could not all be read (the caller then marks when they were lost)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{damaged}?mode=ro", uri=True, timeout=1)) as db:
+            rows = db.execute("SELECT cmd_id, topic, payload, at FROM answers WHERE at >= ?",
+                              (now.timestamp() - ANSWERS_KEPT_S,)).fetchall()
+    except sqlite3.DatabaseError as err:
+        log.error("stored command answers could not be read from %s (%s): commands made before now are refused",
+                  damaged, err)
+        return False
+    conn.executemany("INSERT OR IGNORE INTO answers (cmd_id, topic, payload, at) VALUES (?, ?, ?, ?)", rows)
+    return True
+
+
+def open_db(path: Path, synchronous: str = "FULL", now: datetime | None = None) -> tuple[sqlite3.Connection, Path | None]:
     """Open (or create) the outbox file. Returns the write connection and, when the file was
     corrupt, where it was moved to. Any other fault (permission, full disk) raises
-    agent.storage.StorageError and leaves the file where it is, its rows and seq intact."""
+    agent.storage.StorageError and leaves the file where it is, its rows and seq intact.
+    The stored command answers go with the node to the new file; when they cannot, meta
+    `answers_lost_at` says since when they are missing."""
     opened = storage.open_file(path, SCHEMA, what="outbox", synchronous=synchronous)
     conn, moved = opened.conn, opened.moved_to
     conn.execute("PRAGMA busy_timeout=30000")
@@ -88,6 +111,9 @@ def open_db(path: Path, synchronous: str = "FULL") -> tuple[sqlite3.Connection, 
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('corrupt_moved_to', ?)", (str(moved),))
         # seq must never go back: the platform would take new records for ones it has seen
         conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (last_seq,))
+        now = now or datetime.now(UTC)
+        if not carry_answers(moved, conn, now):
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('answers_lost_at', ?)", (now.isoformat(),))
     return conn, moved
 
 

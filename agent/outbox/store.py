@@ -111,9 +111,12 @@ class Outbox:
         merged = _default_caps()
         merged.update(caps or {})
         self.caps = merged
-        conn, moved = open_db(self.path, synchronous)  # StorageError when the file may not be used
+        conn, moved = open_db(self.path, synchronous, clock.now())  # StorageError when the file may not be used
         self.corrupt_moved_to = str(moved) if moved else None
         self._synchronous = synchronous
+        lost = conn.execute("SELECT value FROM meta WHERE key = 'answers_lost_at'").fetchone()
+        #: since when stored command answers are missing (a damaged file moved aside), if ever
+        self.answers_lost_at = datetime.fromisoformat(lost[0]) if lost else None
         self._reader = connect(self.path, synchronous, check_same_thread=False)
         self._read_lock = threading.Lock()
         self._lock = threading.Lock()

@@ -40,14 +40,13 @@ from pathlib import Path
 from agent import storage
 from agent.clock import Clock
 from agent.errors import StorageFullError
-from agent.outbox.schema import stamp_seq
+from agent.outbox.schema import ANSWERS_KEPT_S, stamp_seq
 
 log = logging.getLogger(__name__)
 
 PENDING, COMMITTING, DONE, CANCELLED = range(4)
 TELEMETRY = 2
 _CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
-_ANSWER_TTL_S = 86400.0
 _ACK_BATCH = 256
 _ACK_LINGER_S = 0.02
 
@@ -384,7 +383,7 @@ class Writer:
                 break
         if self._clock.monotonic() - self._last_answer_prune > 60.0:
             self._last_answer_prune = self._clock.monotonic()
-            conn.execute("DELETE FROM answers WHERE at < ?", (now - _ANSWER_TTL_S,))
+            conn.execute("DELETE FROM answers WHERE at < ?", (now - ANSWERS_KEPT_S,))
 
     def _housekeeping_due(self) -> bool:
         return self._clock.monotonic() - self._last_prune >= 1.0

@@ -79,3 +79,91 @@ def test_a_command_without_an_id_is_refused_every_time_it_arrives(tmp_path):
         assert "id" in answers[0]["error"]["reason"] and answers[0]["correlation_id"] == "c-1"
     finally:
         outbox.close()
+
+
+def _desk_at(path, clock: FakeClock, counts: Counter[str]):
+    outbox = Outbox(path, "lane-1", clock=clock)
+    desk = CommandDesk("yt", "lane-1", outbox, clock, lambda what: counts.update([what]))
+
+    async def lane_mode(command):
+        counts["executed"] += 1
+
+    desk.register("lane_mode", lane_mode)
+    return outbox, desk
+
+
+def _answers(outbox: Outbox) -> list[dict]:
+    return [json.loads(r.payload) for r in outbox.next_batch(100)]
+
+
+def test_a_command_expiring_too_far_ahead_is_refused_and_not_run(tmp_path):
+    """Its stored answer could be gone before it expires; a replay would then run it again."""
+    counts: Counter[str] = Counter()
+    clock = FakeClock()
+    outbox, desk = _desk_at(tmp_path / "o.db", clock, counts)
+    try:
+        far = json.loads(_command(clock, "portedge/v1/yt/lane-1/res/lane_mode"))
+        far["expires_at"] = (clock.now() + timedelta(days=3)).isoformat()
+        asyncio.run(desk.handle("lane_mode", json.dumps(far).encode(), {}))
+        [answer] = _answers(outbox)
+        assert answer["ok"] is False and answer["error"]["code"] == "refused"
+        assert "max_ttl_s" in answer["error"]["reason"] and counts["executed"] == 0
+    finally:
+        outbox.close()
+
+
+def test_a_stored_answer_survives_the_outbox_being_moved_aside(tmp_path, monkeypatch):
+    """Replay after the damaged file was moved aside: answered from the carried-over answer."""
+    from agent.outbox import schema
+
+    counts: Counter[str] = Counter()
+    clock = FakeClock()
+    db = tmp_path / "o.db"
+    payload = _command(clock, "portedge/v1/yt/lane-1/res/lane_mode")
+    outbox, desk = _desk_at(db, clock, counts)
+    try:
+        asyncio.run(desk.handle("lane_mode", payload, {}))
+        [first] = _answers(outbox)
+    finally:
+        outbox.close()
+    real_check = schema._check
+
+    def damaged_once(conn):
+        monkeypatch.setattr(schema, "_check", real_check)
+        raise schema.CorruptDatabase("quick_check: page 3 is damaged")  # the unit seam: no real bit rot
+
+    monkeypatch.setattr(schema, "_check", damaged_once)
+    clock.advance(5)
+    outbox, desk = _desk_at(db, clock, counts)
+    try:
+        assert outbox.corrupt_moved_to and outbox.answers_lost_at is None
+        asyncio.run(desk.handle("lane_mode", payload, {}))
+        [again] = [a for a in _answers(outbox) if a["correlation_id"] == "c-1"]
+        assert counts["executed"] == 1 and counts["command_duplicate"] == 1
+        assert (again["ok"], again["id"]) == (True, first["id"])
+    finally:
+        outbox.close()
+
+
+def test_a_command_made_before_the_answers_were_lost_is_refused(tmp_path):
+    """A damaged file whose answers cannot be read: commands made before the move may have run."""
+    counts: Counter[str] = Counter()
+    clock = FakeClock()
+    db = tmp_path / "o.db"
+    before = _command(clock, "portedge/v1/yt/lane-1/res/lane_mode")
+    db.write_bytes(b"this is not sqlite" * 500)
+    clock.advance(2)
+    outbox, desk = _desk_at(db, clock, counts)
+    try:
+        assert outbox.answers_lost_at == clock.now()
+        asyncio.run(desk.handle("lane_mode", before, {}))
+        after = json.loads(_command(clock, "portedge/v1/yt/lane-1/res/lane_mode"))
+        after["id"] = "01JDCMD00000000000000000AC"
+        asyncio.run(desk.handle("lane_mode", json.dumps(after).encode(), {}))
+        refused, ran = _answers(outbox)
+        assert refused["ok"] is False and refused["error"]["code"] == "refused" and "lost" in refused["error"]["reason"]
+        assert ran["ok"] is True and counts["executed"] == 1
+    finally:
+        outbox.close()
+    with Outbox(db, "lane-1", clock=clock) as reopened:
+        assert reopened.answers_lost_at == clock.now(), "the mark is durable"
