@@ -55,7 +55,8 @@ class LaneEvent(Strict):
     """Something visible happened at the lane: barrier, loops, lights, display, mode."""
 
     lane: str
-    what: Literal["barrier", "loop", "light", "display", "mode", "safety", "state"]
+    what: Literal["barrier", "loop", "light", "display", "mode", "safety", "state", "records"] = Field(
+        description="records: `not_recorded` summarises lane events the outbox could not take (class full)")
     value: str
     transaction_id: str | None = None
     detail: str = ""

@@ -4,12 +4,11 @@ The runner owns the lane, the barrier guard, the permit store and the journal. E
 (I/O snapshot, camera read, weight, platform answer, tick, staff command) goes through `_run`,
 which holds one lock: the lane handles the event, the runner does the actions in order
 (follow-up events such as a permit lookup are queued and handled in the same turn), writes
-the barrier coils from the guard (only when they change), and then does the bookkeeping
-(records, journal) of the turn in order, so the outbox and fsyncs are not between a decision
-and the barrier. The bookkeeping runs after the turn lock is released, chained behind the
-previous turn's: turns keep their order in the books, and the next turn's decision does not
-wait for the previous turn's commits. A turn's journal writes of one transaction collapse into
-the last one.
+the barrier coils from the guard (only when they change), and hands the bookkeeping of the
+turn (records, journal) to the lane's books (agent.gate.books), in order. A turn never waits
+for storage: not for a commit, not for a full outbox class; so the I/O poll and the tick
+loop, which feed turns, never wait for it either. A turn's journal writes of one transaction
+collapse into the last one.
 
 Never: write coils other than through `BarrierGuard.outputs`, execute an expired open, clear
 the journal before the transaction record is committed, or let a recorder or device error
@@ -31,6 +30,7 @@ from agent.contract.gate import Decision, GateReconcile, LaneEvent, VerifyAnswer
 from agent.errors import RequestTimeoutError
 from agent.gate import events as ev
 from agent.gate.barrier import SAFE, BarrierGuard, BarrierPort, CommandExpired, Outputs
+from agent.gate.books import LaneBooks
 from agent.gate.journal import Journal
 from agent.gate.lane import Lane
 from agent.gate.permits import PermitStore
@@ -57,9 +57,8 @@ class LaneRunner:
         self.display_text = ""
         self._prev_inputs: Any = None
         self._lock = asyncio.Lock()  # one turn at a time: lane, actions, coils
-        self._books_tail: asyncio.Future | None = None  # done when the last turn's books are
+        self.books = LaneBooks(self.settings.lane, recorder, journal, clock, self.counters)
         self._tasks: set[asyncio.Task] = set()
-        self._unrecorded: set[str] = set()
 
     # -- inputs ------------------------------------------------------------------------------
     async def feed(self, *events: ev.Event) -> None:
@@ -83,7 +82,7 @@ class LaneRunner:
         self.guard.lost()
         self._prev_inputs = None
         self.counters["controller_lost"] += 1
-        await self._lane_event("safety", "controller_lost", detail)
+        self._lane_event("safety", "controller_lost", detail)
         await self._run([ev.Safety(True), ev.Photocell(True)])
 
     async def tick(self) -> None:
@@ -119,19 +118,7 @@ class LaneRunner:
                 queue.append(ev.OpenRefused(abandoned))  # the lane learns it in this same turn
             if len(self._tasks) > spawned:
                 await asyncio.sleep(0)  # let a new gate_verify leave before the records are written
-            # The books are chained in turn order, but outside the turn lock: the next turn
-            # (a platform answer: open the barrier) must not wait for this turn's records to
-            # be committed (each is an fsync'd outbox write).
-            previous, mine = self._books_tail, asyncio.get_running_loop().create_future()
-            self._books_tail = mine
-        try:
-            if previous is not None:
-                await asyncio.shield(previous)
-            for action in _coalesce(bookkeeping):
-                await self._do(action)
-        finally:
-            if not mine.done():
-                mine.set_result(None)
+            self.books.add(_coalesce(bookkeeping))  # queued, in turn order; never waited for here
 
     async def _do(self, action: ev.Action) -> ev.Event | None:
         match action:
@@ -151,18 +138,8 @@ class LaneRunner:
                 self.guard.request_close()
             case ev.ShowDisplay(text=text):
                 await self._show(text)
-            case ev.RecordTransaction(transaction=tx):
-                await self._record("gate_transaction", tx, "transactional", tx.transaction_id)
-            case ev.RecordLaneEvent(event=lane_event):
-                await self._record("lane_event", lane_event, "control")
-            case ev.Journal(transaction_id=tid, draft=draft):
-                await self._journal(tid, draft)
-            case ev.AwaitReconcile(request=request, decision=decision):
-                try:
-                    await self.journal.add_reconcile(self.settings.lane, request, decision)
-                except Exception:  # a full disk must not stop the lane; the decision is on record
-                    log.exception("offline decision not queued for reconciliation")
-                    self.counters["reconcile_queue_failed"] += 1
+            case ev.RecordTransaction() | ev.RecordLaneEvent() | ev.Journal() | ev.AwaitReconcile():
+                self.books.add([action])
             case ev.TriggerReread():
                 if self.on_reread is not None:
                     await self._guarded(self.on_reread(), "reread_hook_failed")
@@ -174,14 +151,14 @@ class LaneRunner:
         if not self.guard.safe_to_actuate:
             self.counters["open_refused_unsafe"] += 1
             log.warning("open for %s refused: lane not safe to actuate", tid)
-            await self._lane_event("barrier", "refused", "unsafe: e-stop, controller lost or inputs unknown", tid)
+            self._lane_event("barrier", "refused", "unsafe: e-stop, controller lost or inputs unknown", tid)
             return ev.OpenRefused("unsafe: e-stop, controller lost or inputs unknown")
         try:
             self.guard.request_open(expires_at, self.clock.monotonic())
         except CommandExpired as err:
             self.counters["open_refused_expired"] += 1
             log.warning("open for %s refused: %s", tid, err)
-            await self._lane_event("barrier", "refused", f"expired: {err}", tid)
+            self._lane_event("barrier", "refused", f"expired: {err}", tid)
             return ev.OpenRefused(f"expired: {err}")
         return None
 
@@ -231,7 +208,7 @@ class LaneRunner:
                              platform=answer, agree=agree, detail=how)
         if not agree:
             log.warning("offline decision for %s disagrees with the platform: %s", request.transaction_id, answer.reason)
-        if await self._record("gate_reconcile", body, "transactional", request.transaction_id):
+        if await self._record("gate_reconcile", body, "transactional"):
             try:
                 await self.journal.done_reconcile(request.transaction_id)
             except Exception:  # recorded: a restart re-asks and records it again (the platform drops repeats)
@@ -242,32 +219,19 @@ class LaneRunner:
         return False
 
     # -- side effects ------------------------------------------------------------------------
-    async def _record(self, type_: str, body: Any, priority: str, tid: str | None = None) -> bool:
+    async def _record(self, type_: str, body: Any, priority: str) -> bool:
         try:
             await self.recorder.record(type_, body, priority)
             return True
         except Exception:
-            # keep the journal row: a restart records the transaction as aborted, not lost
             log.exception("could not record %s", type_)
             self.counters[f"record_failed.{type_}"] += 1
-            if tid is not None and type_ == "gate_transaction":
-                self._unrecorded.add(tid)
             return False
 
-    async def _journal(self, tid: str, draft: dict | None) -> None:
-        try:
-            if draft is not None:
-                await self.journal.save(self.settings.lane, tid, draft)
-            elif tid not in self._unrecorded:
-                await self.journal.clear(self.settings.lane, tid)
-        except Exception:
-            log.exception("journal write failed for %s", tid)
-            self.counters["journal_failed"] += 1
-
-    async def _lane_event(self, what: str, value: str, detail: str = "", tid: str | None = None) -> None:
+    def _lane_event(self, what: str, value: str, detail: str = "", tid: str | None = None) -> None:
         tid = tid or (self.lane.tx.transaction_id if self.lane.tx else None)
-        await self._record("lane_event", LaneEvent(lane=self.settings.lane, what=what, value=value,
-                                                   transaction_id=tid, detail=detail[:500]), "control")
+        self.books.lane_event(LaneEvent(lane=self.settings.lane, what=what, value=value,
+                                        transaction_id=tid, detail=detail[:500]))
 
     async def _show(self, text: str) -> None:
         self.display_text = text
@@ -297,9 +261,9 @@ class LaneRunner:
             self.guard.open_written()
         before, self.written = self.written, out
         metrics.BARRIER_MOVEMENTS.labels(_motion(out)).inc()
-        await self._lane_event("barrier", _motion(out), why)
+        self._lane_event("barrier", _motion(out), why)
         if before is None or (before.red, before.green) != (out.red, out.green):
-            await self._lane_event("light", "green" if out.green else "red")
+            self._lane_event("light", "green" if out.green else "red")
 
     async def _guarded(self, awaitable: Awaitable[Any], counter: str) -> None:
         try:
@@ -314,17 +278,20 @@ class LaneRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def settle(self) -> None:
-        """Wait for outstanding platform requests (tests, shutdown)."""
-        while self._tasks:
+        """Wait for outstanding platform requests and the books (tests, shutdown)."""
+        while self._tasks or self.books.backlog:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self.books.drain()
+        await self.books.drain()
 
-    async def close(self) -> None:
+    async def close(self, books_timeout: float = 5.0) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.books.close(books_timeout)
 
 
-#: actions that record what happened: done after the coils and the platform request, in order
+#: actions that record what happened: handed to the books after the coils and the platform request
 _BOOKKEEPING = (ev.RecordTransaction, ev.RecordLaneEvent, ev.Journal, ev.AwaitReconcile)
 
 

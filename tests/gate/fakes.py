@@ -142,26 +142,32 @@ class Rig:
     async def io(self, **changes: bool) -> None:
         self.io_state = replace(self.io_state, **changes)
         self.port.inputs = self.io_state
-        await self.station.emit("io-1", self.io_state)
+        await self.emit("io-1", self.io_state)
+
+    async def emit(self, device: str, event: Any) -> None:
+        """Hand the station an event, then wait for the lane's books (they run behind the turn)."""
+        await self.station.emit(device, event)
+        await self.runner.books.drain()
 
     async def plate(self, text: str = PLATE, confidence: float = 0.97) -> None:
-        await self.station.emit("cam-plate", CameraRead(device="cam-plate", target="plate", text=text,
+        await self.emit("cam-plate", CameraRead(device="cam-plate", target="plate", text=text,
                                                         confidence=confidence, position="front",
                                                         image_ref="cam-plate/1.jpg"))
 
     async def box(self, position: str, text: str = BOX, confidence: float = 0.95) -> None:
         device = f"cam-{position}"
-        await self.station.emit(device, CameraRead(device=device, target="container", text=text, confidence=confidence,
+        await self.emit(device, CameraRead(device=device, target="container", text=text, confidence=confidence,
                                                    position=position, image_ref=f"{device}/1.jpg"))
 
     async def weight(self, kg: float = 28450.0, stable: bool = True) -> None:
-        await self.station.emit(self.settings.scale or "scale-1",
+        await self.emit(self.settings.scale or "scale-1",
                                 Weight(device="scale-1", value=kg, unit="kg", mode="gross", stable=stable))
 
     async def tick(self, seconds: float = 0.0) -> None:
         if seconds:
             self.clock.advance(seconds)
         await self.runner.tick()
+        await self.runner.books.drain()
 
     async def settle(self) -> None:
         await self.runner.settle()

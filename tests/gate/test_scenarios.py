@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from agent.gate.events import State
 
 from .fakes import BAD_CHECK, BOX, OTHER_BOX, PLATE
@@ -337,16 +339,14 @@ def test_late_platform_answer_lifts_a_timeout_trouble(play):
 
 def test_a_record_the_outbox_refuses_is_kept_in_the_journal(play):
     async def scenario(rig):
-        from agent.errors import StorageFullError
-
         real = rig.recorder.record
 
-        async def full(type, body, priority="transactional"):
+        async def refused(type, body, priority="transactional"):
             if type == "gate_transaction":
-                raise StorageFullError("outbox at its cap")
+                raise ValueError("record refused")  # not a full store: retrying would not help
             return await real(type, body, priority)
 
-        rig.recorder.record = full
+        rig.recorder.record = refused
         await rig.io()
         await rig.arrive_and_read()
         await rig.settle()
@@ -371,3 +371,39 @@ def test_a_record_the_outbox_refuses_is_kept_in_the_journal(play):
 
     rig = play(scenario)
     assert [t.outcome for t in rig.transactions()] == ["passed", "aborted"]
+
+
+def test_a_transaction_record_waits_for_room_while_the_lane_goes_on(play):
+    """Storage full: the lane's turns never wait for it, and the gate transaction is never the
+    record dropped: it is tried again until it is stored, and only then is its journal row cleared."""
+    async def scenario(rig):
+        from agent.errors import StorageFullError
+
+        real, full = rig.recorder.record, asyncio.Event()
+        full.set()
+
+        async def maybe_full(type, body, priority="transactional"):
+            if full.is_set() and type == "gate_transaction":
+                raise StorageFullError("outbox at its cap")
+            return await real(type, body, priority)
+
+        rig.recorder.record = maybe_full
+        rig.runner.books.retry_s = 0.01
+        await rig.io()
+        await rig.arrive_and_read()
+        await rig.settle()
+        assert rig.lane.state is State.BARRIER_OPEN
+        await rig.drive_through()
+        rig.clock.advance(1.1)
+        await rig.runner.tick()  # not rig.tick(): that waits for the books
+        assert rig.lane.state is State.IDLE, "the lane keeps working"
+        await asyncio.sleep(0.1)
+        assert rig.runner.counters["record_waiting.gate_transaction"] >= 2
+        assert rig.transactions() == [] and len(rig.station.journal.drafts("lane-1")) == 1
+        full.clear()  # room again
+        await rig.runner.books.drain()
+        assert len(rig.transactions()) == 1 and rig.station.journal.drafts("lane-1") == []
+
+    rig = play(scenario)
+    assert [t.outcome for t in rig.transactions()] == ["passed"]
+    assert rig.runner.counters["record_failed.gate_transaction"] == 0
