@@ -91,6 +91,7 @@ def _default_caps() -> dict[str, ClassCap]:
         "control": ClassCap(max_rows=10_000, max_bytes=16 * 2**20),
         "transactional": ClassCap(max_rows=1_000_000, max_bytes=1024 * 2**20),
         "telemetry": ClassCap(max_rows=100_000, max_bytes=64 * 2**20, max_age_s=86400.0),
+        "answers": ClassCap(max_rows=5_000, max_bytes=8 * 2**20),  # command answers: a flood fills only this
     }
 
 
@@ -101,9 +102,10 @@ class StorageSection(_Section):
                                                              "survives power loss; NORMAL spares flash on a handheld")
     group_commit_ms: float = Field(default=2.0, ge=0, le=100, description="records arriving within this window share "
                                    "one commit")
-    caps: dict[Literal["control", "transactional", "telemetry"], ClassCap] = Field(
+    caps: dict[Literal["control", "transactional", "telemetry", "answers"], ClassCap] = Field(
         default_factory=_default_caps, description="limits per priority class ([storage.caps.transactional] ...); "
-        "defaults: control 10,000 rows / 16 MiB, transactional 1,000,000 / 1 GiB, telemetry 100,000 / 64 MiB / 1 day")
+        "defaults: control 10,000 rows / 16 MiB, transactional 1,000,000 / 1 GiB, telemetry 100,000 / 64 MiB / 1 day,"
+        " answers (command answers) 5,000 / 8 MiB")
 
     @field_validator("caps")
     @classmethod
@@ -119,6 +121,9 @@ class CommandsSection(_Section):
     max_ttl_s: float = Field(default=300.0, gt=0, le=3600, description=(
         "a command whose expires_at is further ahead than this is refused: a replay of it after"
         " its stored answer is gone (answers are kept 24 h) would otherwise run again"))
+    concurrency: int = Field(default=8, ge=1, le=256, description="commands running at once")
+    queue: int = Field(default=64, ge=0, le=10_000, description=(
+        "commands waiting to run; one arriving beyond it is answered busy at once"))
 
 
 class GateSection(_Section):

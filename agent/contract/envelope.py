@@ -117,6 +117,7 @@ class ErrorBody(Strict):
         "refused",
         "unsafe",
         "internal",
+        "busy",
     ]
     reason: str = Field(max_length=2000)
 

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, Field
 
 from agent.contract.envelope import Strict
 
-PriorityClass = Literal["control", "transactional", "telemetry"]
+PriorityClass = Literal["control", "transactional", "telemetry", "answers"]
 
 
 class ClassDepth(Strict):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from agent.contract.envelope import Command
+from agent.contract.envelope import Command, new_id
 from agent.contract.gate import LaneMode, RemoteOpen, Reread, StaffAction, StaffActionKind
 from agent.errors import InvalidCommandError
 from agent.gate import events as ev
@@ -88,7 +88,7 @@ class StaffDesk:
 
     def _command(self, name: str, body: Any) -> Any:
         now = self.clock.now()
-        command = Command[type(body)](node=self._lane, type=name, body=body, reply_to="console", correlation_id="console",
+        command = Command[type(body)](id=new_id(), node=self._lane, type=name, body=body, reply_to="console", correlation_id="console",
                                       ts=now, expires_at=now + timedelta(seconds=STAFF_TTL_S))
         return self._handlers[name](command)
 

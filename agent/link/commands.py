@@ -14,16 +14,25 @@ over when a damaged outbox is moved aside), and no command may expire more than
 store or refused as expired. If the answers could not be carried over, a command made
 before that moment is refused while it could still be unexpired.
 
-Answers go through the outbox (control class), stored in the same transaction as the
+Bounded: `submit` (the link's entry, on the loop) never waits and never grows without bound.
+At most `[commands] concurrency` commands run at once and `[commands] queue` wait; a command
+beyond that is answered `busy` at once (not run, not remembered: the platform may send it
+again with the same id), and while `BUSY_ANSWERS_AT_ONCE` busy answers are still being
+stored, a further one is counted (`command_busy_unanswered`) and not answered.
+
+Answers go through the outbox (answers class), stored in the same transaction as the
 "answered" record, so a crash can neither lose an answer nor run a command twice after one
 was given. This module must never let a handler's exception escape into the link.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -40,6 +49,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Command], Awaitable[BaseModel | None]]
 _CODES = set(ErrorBody.model_fields["code"].annotation.__args__)  # the Literal's values
+BUSY_ANSWERS_AT_ONCE = 256  # busy answers being stored at once; beyond, counted and not answered
 
 
 def _valid_reply_topic(topic: Any, site: str, node: str) -> bool:
@@ -65,11 +75,81 @@ class CommandDesk:
         self._count = count
         self._handlers: dict[str, Handler] = {}
         self._running: set[str] = set()
+        self._waiting: deque[tuple[str, bytes, dict[str, Any]]] = deque()
+        self._workers = 0
+        self._admitted = 0  # running + waiting
+        self._busy_answers = 0
+        self._busy_since_log = 0
+        self._busy_logged_at = -1e9
+        self._tasks: set[asyncio.Task] = set()
 
     def register(self, name: str, handler: Handler) -> None:
         if name not in COMMANDS:
             raise ValueError(f"{name!r} is not a command in the contract (known: {', '.join(sorted(COMMANDS))})")
         self._handlers[name] = handler
+
+    # -- bounded intake ------------------------------------------------------------------------
+    def submit(self, name: str, payload: bytes, props: dict[str, Any]) -> None:
+        """A command arrived (called on the loop): queue it, or answer `busy` when the desk is full."""
+        if self._admitted < self._settings.concurrency + self._settings.queue:
+            self._admitted += 1
+            self._waiting.append((name, payload, props))
+            if self._workers < self._settings.concurrency:
+                self._workers += 1
+                self._spawn(self._work(), f"portedge-cmd-{name}")
+            return
+        if self._busy_answers >= BUSY_ANSWERS_AT_ONCE:
+            self._count("command_busy_unanswered")
+            return
+        self._busy_answers += 1
+        peek = _peek(payload) if len(payload) <= MAX_COMMAND_BYTES else {}  # the task keeps no payload
+        self._spawn(self._answer_busy(name, peek, props), f"portedge-busy-{name}")
+
+    async def close(self) -> None:
+        """Stop the workers; commands still waiting are not run (nor answered)."""
+        self._admitted -= len(self._waiting)
+        self._waiting.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _work(self) -> None:
+        try:
+            while self._waiting:
+                try:
+                    await self.handle(*self._waiting.popleft())
+                finally:
+                    self._admitted -= 1
+        finally:
+            self._workers -= 1
+
+    async def _answer_busy(self, name: str, peek: dict[str, Any], props: dict[str, Any]) -> None:
+        try:
+            self._count("command_busy")
+            self._busy_since_log += 1
+            now = time.monotonic()  # log pacing only
+            if now - self._busy_logged_at >= 10.0:
+                log.warning("commands arrive faster than they run: %d answered busy (%d running, %d waiting)",
+                            self._busy_since_log, self._workers, len(self._waiting))
+                self._busy_logged_at, self._busy_since_log = now, 0
+            await self._answer_error(name, "busy", f"{self._workers} commands running and {len(self._waiting)}"
+                                     " waiting: send it again later", peek, props, timeout=5.0)
+        except StorageFullError:
+            self._count("command_busy_unanswered")
+        except Exception:  # noqa: BLE001 - a command must never take the agent down
+            self._count("command_internal")
+            log.exception("command %s: busy answer failed", name)
+        finally:
+            self._busy_answers -= 1
 
     async def handle(self, name: str, payload: bytes, props: dict[str, Any]) -> None:
         try:
@@ -92,11 +172,15 @@ class CommandDesk:
     async def _refuse(self, name: str, code: str, reason: str, peek: dict[str, Any], props: dict[str, Any]) -> None:
         self._count(f"command_{code}")
         log.warning("command %s refused (%s): %s", name, code, reason)
+        await self._answer_error(name, code, reason, peek, props)
+
+    async def _answer_error(self, name: str, code: str, reason: str, peek: dict[str, Any], props: dict[str, Any],
+                            timeout: float | None = None) -> None:
         corr = peek.get("correlation_id") or _text(props.get("CorrelationData")) or peek.get("id") or "unknown"
         response = Response(node=self._node, type=name, correlation_id=corr[:64], ok=False,
                             error=ErrorBody(code=code, reason=reason[:2000]), ts=self._clock.now())
         topic = self._reply_topic(name, peek.get("reply_to"), props.get("ResponseTopic"))
-        await self._outbox.put_response(response, topic)
+        await self._outbox.put_response(response, topic, timeout=timeout)
 
     async def _handle(self, name: str, payload: bytes, props: dict[str, Any]) -> None:
         if len(payload) > MAX_COMMAND_BYTES:

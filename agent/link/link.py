@@ -158,6 +158,7 @@ class Link:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._desk.close()
         assert self._net is not None
         if self._connected:
             sent = asyncio.Event()
@@ -401,7 +402,7 @@ class Link:
             self._count("unexpected_topic")
             return
         if topic.kind is Kind.CMD:
-            self._spawn(self._desk.handle(topic.name or "", payload, props), f"portedge-cmd-{topic.name}")
+            self._desk.submit(topic.name or "", payload, props)
         elif topic.kind is Kind.RSP:
             self._on_response(topic.name or "", payload)
         else:

@@ -23,8 +23,11 @@ from agent import storage
 
 log = logging.getLogger(__name__)
 
-PRIORITIES: tuple[str, ...] = ("control", "transactional", "telemetry")
+#: the classes, by the index stored in each row's `prio` (append only: files keep their rows)
+PRIORITIES: tuple[str, ...] = ("control", "transactional", "telemetry", "answers")
 PRIORITY_INDEX = {name: i for i, name in enumerate(PRIORITIES)}
+#: the order the link sends classes in: a command's answer right after the node's own state
+PUBLISH_ORDER: tuple[int, ...] = (0, 3, 1, 2)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

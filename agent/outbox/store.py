@@ -30,7 +30,7 @@ from agent.contract.catalog import BY_TYPE
 from agent.contract.envelope import Envelope, Response, dump
 from agent.contract.topics import Kind, Topic
 from agent.errors import StorageFullError
-from agent.outbox.schema import PRIORITIES, PRIORITY_INDEX, connect, open_db
+from agent.outbox.schema import PRIORITIES, PRIORITY_INDEX, PUBLISH_ORDER, connect, open_db
 from agent.outbox.writer import Cap, PutRequest, Writer
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class Outbox:
         self._read_lock = threading.Lock()
         self._lock = threading.Lock()
         self._hidden: dict[int, tuple[int, int]] = {}  # rid -> (prio, seq): in flight or acked
-        self._cursor = [0, 0, 0]
+        self._cursor = [0] * len(PRIORITIES)
         self._listeners: list[Callable[[], None]] = []
         self._writer = Writer(conn, [Cap(c.max_rows, c.max_bytes, c.max_age_s) for c in (merged[p] for p in PRIORITIES)],
                               clock, group_commit_ms / 1000.0, self._deleted, self._committed, self._resent,
@@ -183,11 +183,11 @@ class Outbox:
 
     async def put_response(self, response: Response, topic: str, *, answers: str | None = None,
                            timeout: float | None = None) -> Response:
-        """Store a command response (control class) for `topic`. With `answers` (the command id)
+        """Store a command response (answers class) for `topic`. With `answers` (the command id)
         the answer is remembered in the same transaction, for duplicate commands."""
         if response.seq:
             response = response.model_copy(update={"seq": 0})  # the outbox assigns seq at commit
-        req = PutRequest(prio=PRIORITY_INDEX["control"], payload=dump(response), msg_id=response.id, kind=str(Kind.RES),
+        req = PutRequest(prio=PRIORITY_INDEX["answers"], payload=dump(response), msg_id=response.id, kind=str(Kind.RES),
                          name=response.type, topic=topic, type=response.type, created=response.ts.timestamp(),
                          expires=None, correlation_id=response.correlation_id, reply_to=None, reuse_id=True,
                          answer_key=answers)
@@ -201,7 +201,7 @@ class Outbox:
         answer = Response.model_validate_json(payload)
         if answer.seq < 1:
             raise ValueError("a stored answer always carries the seq it was sent with")
-        req = PutRequest(prio=PRIORITY_INDEX["control"], payload=bytes(payload), msg_id=answer.id, kind=str(Kind.RES),
+        req = PutRequest(prio=PRIORITY_INDEX["answers"], payload=bytes(payload), msg_id=answer.id, kind=str(Kind.RES),
                          name=answer.type, topic=topic, type=answer.type, created=self._clock.now().timestamp(),
                          expires=None, correlation_id=answer.correlation_id, reply_to=None, reuse_id=True,
                          fixed_seq=answer.seq)
@@ -260,10 +260,10 @@ class Outbox:
     # -- the link's side --------------------------------------------------------------------
 
     def next_batch(self, limit: int) -> list[Row]:
-        """Up to `limit` rows in (priority, seq) order that are not already in flight."""
+        """Up to `limit` rows in (class, seq) order (`PUBLISH_ORDER`) that are not already in flight."""
         out: list[Row] = []
         with self._lock:
-            for prio in range(3):
+            for prio in PUBLISH_ORDER:
                 while len(out) < limit:
                     want = limit - len(out)
                     with self._read_lock:

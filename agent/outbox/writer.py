@@ -40,12 +40,13 @@ from pathlib import Path
 from agent import storage
 from agent.clock import Clock
 from agent.errors import StorageFullError
-from agent.outbox.schema import ANSWERS_KEPT_S, stamp_seq
+from agent.outbox.schema import ANSWERS_KEPT_S, PRIORITIES, stamp_seq
 
 log = logging.getLogger(__name__)
 
 PENDING, COMMITTING, DONE, CANCELLED = range(4)
 TELEMETRY = 2
+CLASSES = len(PRIORITIES)
 _CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
 _ACK_BATCH = 256
 _ACK_LINGER_S = 0.02
@@ -108,20 +109,20 @@ class Writer:
         self._cond = threading.Condition()
         self._incoming: list[PutRequest] = []
         self._acks: list[int] = []
-        self._waiting: list[deque[PutRequest]] = [deque(), deque(), deque()]
+        self._waiting: list[deque[PutRequest]] = [deque() for _ in range(CLASSES)]
         self._stop = False
         self._last_batch = 0
         self._last_prune = 0.0
         self._last_answer_prune = 0.0
         self._ack_since: float | None = None
-        self.rows = [0, 0, 0]
-        self.bytes = [0, 0, 0]
-        self.dropped = [0, 0, 0]
+        self.rows = [0] * CLASSES
+        self.bytes = [0] * CLASSES
+        self.dropped = [0] * CLASSES
         self.disk_full = False
         self.errors: dict[str, int] = {}
         self.commits = 0
         self.seq = int(self._meta("seq") or 0)
-        for p in range(3):
+        for p in range(CLASSES):
             self.dropped[p] = int(self._meta(f"dropped:{p}") or 0)
         for prio, count, size in conn.execute("SELECT prio, COUNT(*), COALESCE(SUM(length(payload)), 0) FROM outbox GROUP BY prio"):
             self.rows[prio], self.bytes[prio] = count, size
@@ -223,7 +224,7 @@ class Writer:
 
     def _take(self) -> list[list[PutRequest]]:
         """Move what fits into COMMITTING, per class and in arrival order."""
-        taken: list[list[PutRequest]] = [[], [], []]
+        taken: list[list[PutRequest]] = [[] for _ in range(CLASSES)]
         rows, size = list(self.rows), list(self.bytes)
         with self._cond:
             for p, queue in enumerate(self._waiting):
@@ -273,7 +274,7 @@ class Writer:
                     rows[prio] -= 1
                     size[prio] -= length
                     deleted.append(rid)
-            for p in range(3):
+            for p in range(CLASSES):
                 for req in taken[p]:
                     seq = self._insert(req, seq)
                     if req.state == COMMITTING:
@@ -282,7 +283,7 @@ class Writer:
             self._drop_telemetry(rows, size, dropped)
             if seq != self.seq:
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
-            for p in range(3):
+            for p in range(CLASSES):
                 if dropped[p] != self.dropped[p]:
                     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"dropped:{p}", dropped[p]))
             if health is not None:
@@ -311,7 +312,7 @@ class Writer:
             self.disk_full, self.fault = False, None
         if deleted or acks:
             self._on_deleted(acks)
-        resent = [(p, req.seq) for p in range(3) for req in taken[p] if req.fixed_seq and req.state == COMMITTING]
+        resent = [(p, req.seq) for p in range(CLASSES) for req in taken[p] if req.fixed_seq and req.state == COMMITTING]
         if resent and self._on_resent is not None:
             self._on_resent(resent)  # before the wake-up: the reader must look behind its cursor
         if any(taken):
@@ -442,14 +443,14 @@ class Writer:
             self._cond.notify()
         # the next cycle takes the acks first; requests wait in their queues meanwhile
         saved = self._waiting
-        self._waiting = [deque(), deque(), deque()]
+        self._waiting = [deque() for _ in range(CLASSES)]
         try:
             with self._cond:
                 acks, self._acks = self._acks, []
             self._cycle(acks)
         finally:
             with self._cond:
-                for p in range(3):
+                for p in range(CLASSES):
                     saved[p].extend(self._waiting[p])
                 self._waiting = saved
 

@@ -167,3 +167,45 @@ def test_a_command_made_before_the_answers_were_lost_is_refused(tmp_path):
         outbox.close()
     with Outbox(db, "lane-1", clock=clock) as reopened:
         assert reopened.answers_lost_at == clock.now(), "the mark is durable"
+
+
+def test_a_flood_is_answered_busy_beyond_the_bounded_queue_and_nothing_runs_twice(tmp_path):
+    """At most `concurrency` commands run and `queue` wait; the rest are answered busy at once."""
+    from agent.config.model import CommandsSection
+
+    async def scenario() -> None:
+        clock = FakeClock()
+        outbox = Outbox(tmp_path / "o.db", "lane-1", clock=clock)
+        counts: Counter[str] = Counter()
+        desk = CommandDesk("yt", "lane-1", outbox, clock, lambda what: counts.update([what]),
+                           CommandsSection(concurrency=2, queue=3))
+        release = asyncio.Event()
+
+        async def lane_mode(command):
+            counts["executed"] += 1
+            await release.wait()
+
+        desk.register("lane_mode", lane_mode)
+        try:
+            raw = json.loads(_command(clock, "portedge/v1/yt/lane-1/res/lane_mode"))
+            for n in range(40):
+                desk.submit("lane_mode", json.dumps({**raw, "id": f"cmd-{n:02d}", "correlation_id": f"c-{n:02d}"}).encode(), {})
+            assert desk.waiting == 5  # 2 about to run, 3 waiting; 35 busy
+            for _ in range(50):
+                await asyncio.sleep(0.02)
+                if counts["command_busy"] == 35:
+                    break
+            assert counts["executed"] == 2, "two at once"
+            release.set()
+            await asyncio.sleep(0.3)
+            answers = {a["correlation_id"]: a for a in (json.loads(r.payload) for r in outbox.next_batch(100))}
+            ok = sorted(c for c, a in answers.items() if a["ok"])
+            busy = sorted(c for c, a in answers.items() if not a["ok"] and a["error"]["code"] == "busy")
+            assert ok == [f"c-{n:02d}" for n in range(5)] and counts["executed"] == 5
+            assert busy == [f"c-{n:02d}" for n in range(5, 40)]
+            assert outbox.answer_for("cmd-07") is None, "a busy command is not remembered: it may come again"
+        finally:
+            await desk.close()
+            outbox.close()
+
+    asyncio.run(scenario())
