@@ -49,7 +49,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Command], Awaitable[BaseModel | None]]
 _CODES = set(ErrorBody.model_fields["code"].annotation.__args__)  # the Literal's values
-BUSY_ANSWERS_AT_ONCE = 256  # busy answers being stored at once; beyond, counted and not answered
+BUSY_ANSWERS_AT_ONCE = 1024  # busy answers being stored at once (each holds a few fields, no payload)
 
 
 def _valid_reply_topic(topic: Any, site: str, node: str) -> bool:

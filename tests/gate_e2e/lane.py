@@ -140,11 +140,15 @@ class LaneSetup:
         self.platform.add_preadvice(Preadvice(truck.plate, truck.containers, truck.type, truck.yard_position,
                                               allow=allow, reason=reason))
 
-    async def push_permit(self, truck: Truck, version: int = 1) -> None:
+    @staticmethod
+    def permit(truck: Truck, permit_id: str = "P-00001") -> Permit:
         now = SYSTEM_CLOCK.now()
-        permit = Permit(permit_id=f"P-{version:05d}", plate=truck.plate, containers=truck.containers, type=truck.type,
-                        valid_from=now - timedelta(hours=1), valid_until=now + timedelta(hours=2),
-                        yard_position=truck.yard_position)
+        return Permit(permit_id=permit_id, plate=truck.plate, containers=truck.containers, type=truck.type,
+                      valid_from=now - timedelta(hours=1), valid_until=now + timedelta(hours=2),
+                      yard_position=truck.yard_position)
+
+    async def push_permit(self, truck: Truck, version: int = 1) -> None:
+        permit = self.permit(truck, f"P-{version:05d}")
         cid = self.platform.push_permits(LANE, version, [permit])
         answer = await asyncio.to_thread(self.platform.wait_response, cid, 10.0)
         assert answer is not None and answer["ok"], answer

@@ -32,7 +32,7 @@ class StallingRecorder(RecordingRecorder):
 def test_platform_answer_opens_the_barrier_while_earlier_records_are_still_committing(tmp_path):
     async def main() -> tuple[list, list]:
         rig = Rig(tmp_path)
-        recorder = rig.runner.recorder = rig.recorder = StallingRecorder()
+        recorder = rig.runner.recorder = rig.runner.books.recorder = rig.recorder = StallingRecorder()
         try:
             await rig.station.start()
             await rig.io()
@@ -41,7 +41,7 @@ def test_platform_answer_opens_the_barrier_while_earlier_records_are_still_commi
             await asyncio.sleep(0)
             assert rig.lane.state is State.VERIFYING and rig.platform.held == 1
             recorder.stalled = True
-            busy = asyncio.ensure_future(rig.io(exit=True))  # a loop change: its lane event waits for the disk
+            busy = asyncio.ensure_future(rig.io(exit=True))  # a loop change; rig.io waits for its books: the disk
             await asyncio.sleep(0.05)
             assert not busy.done()
             rig.platform.release()
