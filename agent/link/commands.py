@@ -17,8 +17,9 @@ before that moment is refused while it could still be unexpired.
 Bounded: `submit` (the link's entry, on the loop) never waits and never grows without bound.
 At most `[commands] concurrency` commands run at once and `[commands] queue` wait; a command
 beyond that is answered `busy` at once (not run, not remembered: the platform may send it
-again with the same id), and while `BUSY_ANSWERS_AT_ONCE` busy answers are still being
-stored, a further one is counted (`command_busy_unanswered`) and not answered.
+again with the same id); busy answers are stored `BUSY_BATCH` at a time by one task, and
+while `BUSY_ANSWERS_AT_ONCE` wait, a further one is counted (`command_busy_unanswered`) and
+not answered.
 
 Answers go through the outbox (answers class), stored in the same transaction as the
 "answered" record, so a crash can neither lose an answer nor run a command twice after one
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Command], Awaitable[BaseModel | None]]
 _CODES = set(ErrorBody.model_fields["code"].annotation.__args__)  # the Literal's values
-BUSY_ANSWERS_AT_ONCE = 1024  # busy answers being stored at once (each holds a few fields, no payload)
+BUSY_ANSWERS_AT_ONCE = 1024  # busy answers waiting to be stored (each holds a few fields, no payload)
+BUSY_BATCH = 64  # busy answers built and stored together, then the loop gets its turn
 
 
 def _valid_reply_topic(topic: Any, site: str, node: str) -> bool:
@@ -78,7 +80,8 @@ class CommandDesk:
         self._waiting: deque[tuple[str, bytes, dict[str, Any]]] = deque()
         self._workers = 0
         self._admitted = 0  # running + waiting
-        self._busy_answers = 0
+        self._busy: deque[tuple[str, dict[str, Any], dict[str, Any]]] = deque()  # busy, not answered yet
+        self._busy_answering = False
         self._busy_since_log = 0
         self._busy_logged_at = -1e9
         self._tasks: set[asyncio.Task] = set()
@@ -98,17 +101,20 @@ class CommandDesk:
                 self._workers += 1
                 self._spawn(self._work(), f"portedge-cmd-{name}")
             return
-        if self._busy_answers >= BUSY_ANSWERS_AT_ONCE:
+        if len(self._busy) >= BUSY_ANSWERS_AT_ONCE:
             self._count("command_busy_unanswered")
             return
-        self._busy_answers += 1
-        peek = _peek(payload) if len(payload) <= MAX_COMMAND_BYTES else {}  # the task keeps no payload
-        self._spawn(self._answer_busy(name, peek, props), f"portedge-busy-{name}")
+        peek = _peek(payload) if len(payload) <= MAX_COMMAND_BYTES else {}  # keep a few fields, not the payload
+        self._busy.append((name, peek, props))
+        if not self._busy_answering:
+            self._busy_answering = True
+            self._spawn(self._answer_busy(), "portedge-cmd-busy")
 
     async def close(self) -> None:
         """Stop the workers; commands still waiting are not run (nor answered)."""
         self._admitted -= len(self._waiting)
         self._waiting.clear()
+        self._busy.clear()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -132,24 +138,35 @@ class CommandDesk:
         finally:
             self._workers -= 1
 
-    async def _answer_busy(self, name: str, peek: dict[str, Any], props: dict[str, Any]) -> None:
+    async def _answer_busy(self) -> None:
+        """One task answers the busy commands, `BUSY_BATCH` at a time: each batch shares one
+        outbox commit, and the loop (the gate's I/O poll) gets its turn between batches."""
         try:
-            self._count("command_busy")
-            self._busy_since_log += 1
-            now = time.monotonic()  # log pacing only
-            if now - self._busy_logged_at >= 10.0:
-                log.warning("commands arrive faster than they run: %d answered busy (%d running, %d waiting)",
-                            self._busy_since_log, self._workers, len(self._waiting))
-                self._busy_logged_at, self._busy_since_log = now, 0
-            await self._answer_error(name, "busy", f"{self._workers} commands running and {len(self._waiting)}"
-                                     " waiting: send it again later", peek, props, timeout=5.0)
-        except StorageFullError:
-            self._count("command_busy_unanswered")
-        except Exception:  # noqa: BLE001 - a command must never take the agent down
-            self._count("command_internal")
-            log.exception("command %s: busy answer failed", name)
+            while self._busy:
+                batch = [self._busy.popleft() for _ in range(min(BUSY_BATCH, len(self._busy)))]
+                self._count_busy(len(batch))
+                reason = f"{self._workers} commands running and {len(self._waiting)} waiting: send it again later"
+                results = await asyncio.gather(
+                    *(self._answer_error(name, "busy", reason, peek, props, timeout=5.0) for name, peek, props in batch),
+                    return_exceptions=True)
+                for result in results:
+                    if isinstance(result, StorageFullError):
+                        self._count("command_busy_unanswered")
+                    elif isinstance(result, Exception):
+                        self._count("command_internal")
+                        log.error("busy answer failed: %s", result)
         finally:
-            self._busy_answers -= 1
+            self._busy_answering = False
+
+    def _count_busy(self, n: int) -> None:
+        for _ in range(n):
+            self._count("command_busy")
+        self._busy_since_log += n
+        now = time.monotonic()  # log pacing only
+        if now - self._busy_logged_at >= 10.0:
+            log.warning("commands arrive faster than they run: %d answered busy (%d running, %d waiting)",
+                        self._busy_since_log, self._workers, len(self._waiting))
+            self._busy_logged_at, self._busy_since_log = now, 0
 
     async def handle(self, name: str, payload: bytes, props: dict[str, Any]) -> None:
         try:
