@@ -114,7 +114,7 @@ def test_a_command_expiring_too_far_ahead_is_refused_and_not_run(tmp_path):
 
 def test_a_stored_answer_survives_the_outbox_being_moved_aside(tmp_path, monkeypatch):
     """Replay after the damaged file was moved aside: answered from the carried-over answer."""
-    from agent.outbox import schema
+    from agent import storage
 
     counts: Counter[str] = Counter()
     clock = FakeClock()
@@ -126,13 +126,13 @@ def test_a_stored_answer_survives_the_outbox_being_moved_aside(tmp_path, monkeyp
         [first] = _answers(outbox)
     finally:
         outbox.close()
-    real_check = schema._check
+    real_check = storage.quick_check
 
-    def damaged_once(conn):
-        monkeypatch.setattr(schema, "_check", real_check)
-        raise schema.CorruptDatabase("quick_check: page 3 is damaged")  # the unit seam: no real bit rot
+    def damaged_once(conn, path):
+        monkeypatch.setattr(storage, "quick_check", real_check)
+        raise storage.CorruptDatabase(path, "quick_check: page 3 is damaged")  # the unit seam: no real bit rot
 
-    monkeypatch.setattr(schema, "_check", damaged_once)
+    monkeypatch.setattr(storage, "quick_check", damaged_once)
     clock.advance(5)
     outbox, desk = _desk_at(db, clock, counts)
     try:
