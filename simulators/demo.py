@@ -73,6 +73,7 @@ def run(args) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="portedge-demo-"))
     report_dir = Path(args.report) / time.strftime("demo-%Y%m%d-%H%M%S")
     console.print(f"[bold]Port Edge demo[/]: scenario {scenario.name}, {scenario.lanes} lanes, {scenario.pdas} PDAs, "
+                  f"{scenario.turnstiles} turnstile(s), "
                   f"{scenario.duration_s:.0f}s, broker {args.broker or 'embedded (amqtt, MQTT 3.1.1)'}; work files in {workdir}")
     stopped_by: list[str] = []
     try:
@@ -185,6 +186,10 @@ def _print_summary(console: Console, s: dict) -> None:
         table.add_row(lane, f"{d['trucks']} trucks, {d['passed_at_barrier']} through the barrier, "
                       f"outcomes {json.dumps(d['outcomes'])}, {d['decided_offline']} decided offline, "
                       f"{d['reconciled']} reconciled, unsafe barrier moves {d['unsafe_movements']}")
+    for node, d in s.get("turnstiles", {}).items():
+        table.add_row(node, f"{sum(d['people'].values())} people, outcomes {json.dumps(d['outcomes'])}, "
+                      f"alarms {json.dumps(d['alarms'])}, {d['decided_offline']} decided offline, "
+                      f"{d['reconciled']} reconciled")
     for pda, d in s["pdas"].items():
         table.add_row(pda, f"{d['tasks']} tasks, {d['task_updates']} updates, states {json.dumps(d['states_reported'])}")
     for node, d in s["delivery"].items():

@@ -22,6 +22,9 @@ def _link(sim, node: str) -> Text:
 def _outbox(sim, node: str) -> str:
     if node in sim.pdas:
         return str(sim.pdas[node].outbox.stats().depth)
+    turnstile = getattr(sim, "turnstiles", {}).get(node)
+    if turnstile is not None:
+        return str(turnstile.node.outbox.stats().depth) if turnstile.node else "-"
     beat = sim.platform.ledger.latest("heartbeat", node)
     if not beat:
         return "?"
@@ -58,6 +61,17 @@ def render(sim) -> Group:
         pdas.add_row(pda, _link(sim, pda), _outbox(sim, pda), driver.name if driver else "-", str(states["ASSIGNED"]),
                      str(sum(states[s] for s in ("ACCEPTED", "AT_SOURCE", "PICKED", "DELIVERED"))), str(done), str(gone),
                      str(counts["wrong_scan_refused"]))
+    people = Table(title="Restricted-area turnstiles", expand=True)
+    for col in ("turnstile", "link", "outbox", "people", "passed", "refused", "read again", "offline", "alarms"):
+        people.add_column(col, justify="right" if col not in ("turnstile", "link", "alarms") else "left")
+    for node, lane in getattr(sim, "turnstiles", {}).items():
+        passes = Counter(p["outcome"] for p in ledger.bodies("person_passage", node))
+        alarms = Counter(a["what"] for a in ledger.bodies("person_alarm", node))
+        offline = sum(1 for p in ledger.bodies("person_passage", node) if p.get("offline"))
+        people.add_row(node, _link(sim, node), _outbox(sim, node), str(sum(lane.counts.values())), str(passes["passed"]),
+                       str(passes["denied"] + passes["invalid_card"]), str(passes["read_failed"]), str(offline),
+                       ", ".join(f"{k} {v}" for k, v in sorted(alarms.items())) or "-")
     faults = Text("faults now: " + (", ".join(sorted(st.faults_active)) or "none"), style="bold red" if st.faults_active else "dim")
     done = Text("faults so far: " + (", ".join(st.faults_done) or "none"), style="dim")
-    return Group(Panel(head), lanes, pdas, faults, done)
+    tables = [lanes, pdas] + ([people] if getattr(sim, "turnstiles", None) else [])
+    return Group(Panel(head), *tables, faults, done)

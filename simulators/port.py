@@ -112,13 +112,13 @@ class PortSim:
             rig.spawn()
             self._queues[lane] = asyncio.Queue()
             self._tasks.append(asyncio.create_task(self._lane_worker(lane), name=f"trucks-{lane}"))
+        for i, pda in enumerate(self.scenario.pda_ids):
+            await self._start_pda(pda, i)
         for node in self.scenario.turnstile_ids:
             turnstile = TurnstileLane(node, self.scenario.site, self.workdir / node, self.proxy.url, self.platform,
                                       random.Random(self.rng.random()), mqtt_version=self.mqtt_version)
             self.turnstiles[node] = await turnstile.start()
             self._tasks.append(asyncio.create_task(turnstile.work(), name=f"people-{node}"))
-        for i, pda in enumerate(self.scenario.pda_ids):
-            await self._start_pda(pda, i)
 
     async def _start_pda(self, pda: str, i: int) -> None:
         folder = self.workdir / pda
