@@ -21,10 +21,10 @@ def outbox_depths(stats: OutboxStats) -> dict[str, ClassDepth]:
 
 
 def assemble(connected: bool, stats: OutboxStats, link_errors: Mapping[str, int] | None = None,
-             link_reasons: list[str] | None = None) -> Health:
+             link_reasons: list[str] | None = None, broker: str | None = None) -> Health:
     """`degraded` lists every reason an operator should look, link reasons first."""
     errors = dict(link_errors or {})
     for kind, count in stats.errors.items():
         errors[f"outbox_{kind}"] = count
-    return Health(connected=connected, outbox=outbox_depths(stats), errors=errors,
+    return Health(connected=connected, broker=broker, outbox=outbox_depths(stats), errors=errors,
                   degraded=list(link_reasons or []) + stats.degraded())

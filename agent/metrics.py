@@ -129,6 +129,8 @@ SAMPLES: list[tuple[str, str, str, tuple[str, ...], Read]] = [
     ("portedge_link_connected", "gauge", "1 while connected to the broker", (), lambda n: _one(n.link.connected)),
     ("portedge_link_connects", "counter", "successful connections to the broker since start (reconnects + 1)", (),
      lambda n: _one(n.link.connects)),
+    ("portedge_link_broker", "gauge", "1 for the broker address the node is on or tries next (its failover list)",
+     ("url",), lambda n: [((n.link.broker,), 1.0)]),
     ("portedge_link_errors", "counter", "link errors by kind", ("kind",),
      _counters(lambda n: n.link.health().errors)),
     ("portedge_outbox_rows", "gauge", "records waiting in the outbox, by class", ("class",), _outbox("rows")),

@@ -12,7 +12,8 @@ userinfo), never create a file, and never open a port or connect to the broker.
 from __future__ import annotations
 
 import sys
-from urllib.parse import urlsplit, urlunsplit
+
+from agent.config.model import public_url
 
 EXIT_INVALID = 2
 
@@ -43,15 +44,6 @@ def print_warnings(file, warnings: list[tuple[str, str]]) -> None:
         print(f"{file}: {key}: warning: {reason}", file=sys.stderr)
 
 
-def public_url(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
 
 def _where(device) -> str:
     if getattr(device, "port", None):
@@ -66,7 +58,8 @@ def summary(config) -> list[str]:
     broker = config.broker
     lines = [
         f"node     {config.node.id} ({config.node.role}) at site {config.node.site}",
-        f"broker   {public_url(broker.url)} (MQTT {broker.mqtt_version}{', TLS' if broker.tls else ''}), "
+        f"broker   {', '.join(public_url(u) for u in broker.addresses)} "
+        f"(MQTT {broker.mqtt_version}{', TLS' if broker.tls else ''}), "
         f"client id {config.client_id}",
         f"storage  {config.storage.path} (synchronous={config.storage.synchronous})",
     ]

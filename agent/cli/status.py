@@ -60,7 +60,8 @@ def run(args) -> int:
     saved = s["health"] or {}
     health = {"running": process.running, "pid": process.pid if process.running else None,
               "started": process.started, "stopped": process.stopped, "last_beat_age_s": process.last_beat_age_s,
-              "connected": saved.get("connected", False) and process.running, "outbox": s["classes"],
+              "connected": saved.get("connected", False) and process.running, "broker": saved.get("broker"),
+              "outbox": s["classes"],
               "errors": saved.get("errors", {}),
               "degraded": [r for r in saved.get("degraded", []) if not r.startswith("outbox ") or _storage_fault(r)]}
     if not process.running:
@@ -82,7 +83,8 @@ def run(args) -> int:
         print(f"{node}: RUNNING (pid {process.pid}, since {process.started}, "
               f"last heartbeat {process.last_beat_age_s} s ago)")
         state = "connected" if health["connected"] else "NOT connected"
-        print(f"  link {state} (as last saved by the node)")
+        where = f" to {health['broker']}" if health["broker"] else ""
+        print(f"  link {state}{where} (as last saved by the node)")
     else:
         print(f"{node}: NOT RUNNING" + (f" (stopped {process.stopped})" if process.stopped else
                                        f" (last started {process.started}; it did not stop cleanly)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -26,9 +26,27 @@ class NodeSection(_Section):
     heartbeat_s: float = Field(default=30.0, gt=0, description="seconds between heartbeats (health) to the platform")
 
 
+def _check_broker_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("mqtt", "mqtts"):
+        raise ValueError("broker URL must start with mqtt:// or mqtts://")
+    if not parts.hostname:
+        raise ValueError("broker URL has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise ValueError("broker URL port is not a number 1-65535")
+    return value
+
+
 class BrokerSection(_Section):
     url: str = Field(default="mqtt://127.0.0.1:1883", description="mqtt://host:port or mqtts://host:port (TLS); "
                      "a password in the URL is never logged")
+    urls: list[str] | None = Field(default=None, min_length=1, max_length=16,
+                                   description="a failover list (a broker cluster's nodes), tried in order and kept "
+                                               "while it works; instead of url, all mqtt:// or all mqtts://")
     client_id: str | None = Field(default=None, max_length=64, description="defaults to the node id")
     username: str | None = Field(default=None, description="broker login (equal to the node id for the generated ACL)")
     password: str | None = Field(default=None, description="broker password; never logged (prefer PORTEDGE_BROKER__PASSWORD)")
@@ -42,42 +60,76 @@ class BrokerSection(_Section):
     reconnect_base_s: float = Field(default=0.5, gt=0, description="first reconnect delay; doubles up to reconnect_cap_s, "
                                     "with jitter")
     reconnect_cap_s: float = Field(default=30.0, gt=0, description="longest reconnect delay")
+    reconnect_stable_s: float = Field(default=10.0, ge=0, description="the backoff starts over only after a "
+                                      "connection stayed up this long (a broker that accepts and drops is not a "
+                                      "reconnect loop)")
     inflight: int = Field(default=400, ge=1, le=65535, description="unacknowledged QoS 1 publishes at once")
 
     @field_validator("url")
     @classmethod
     def _broker_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts"):
-            raise ValueError("broker URL must start with mqtt:// or mqtts://")
-        if not parts.hostname:
-            raise ValueError("broker URL has no host")
-        try:
-            port = parts.port
-        except ValueError:
-            port = -1
-        if port is not None and not 1 <= port <= 65535:
-            raise ValueError("broker URL port is not a number 1-65535")
+        return _check_broker_url(value)
+
+    @field_validator("urls")
+    @classmethod
+    def _broker_urls(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        for i, url in enumerate(value):
+            try:
+                _check_broker_url(url)
+            except ValueError as err:
+                raise ValueError(f"[{i}] {url!r}: {err}") from None
+        if len({urlsplit(u).scheme for u in value}) > 1:
+            raise ValueError("every broker URL uses the same scheme (all mqtt:// or all mqtts://): TLS is not "
+                             "something a failover may drop")
+        if len(set(value)) != len(value):
+            raise ValueError("a broker URL is listed twice")
         return value
+
+    @model_validator(mode="after")
+    def _url_or_urls(self) -> BrokerSection:
+        if self.urls is not None and "url" in self.model_fields_set:
+            raise ValueError("give url or urls, not both")
+        return self
+
+    @property
+    def addresses(self) -> list[str]:
+        """The brokers to try, in order: `urls`, or the one `url`."""
+        return list(self.urls) if self.urls else [self.url]
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or "127.0.0.1"
+        return urlsplit(self.addresses[0]).hostname or "127.0.0.1"
 
     @property
     def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        return address_port(self.addresses[0])
 
     @property
     def tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
+        return urlsplit(self.addresses[0]).scheme == "mqtts"
 
     @model_validator(mode="after")
     def _cert_pair(self) -> BrokerSection:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together")
         return self
+
+
+def public_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def address_port(url: str) -> int:
+    parts = urlsplit(url)
+    return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
 
 class ClassCap(_Section):

@@ -22,6 +22,8 @@ class Health(Strict):
     """What an operator needs to know at a glance. `degraded` lists reasons, empty when fine."""
 
     connected: bool
+    broker: str | None = Field(default=None, description="the broker address the node is on (or was last on), "
+                               "one of its failover list; no password")
     outbox: dict[PriorityClass, ClassDepth] = Field(default_factory=dict)
     errors: dict[str, int] = Field(default_factory=dict, description="counters by error kind")
     degraded: list[str] = Field(default_factory=list)

@@ -8,7 +8,17 @@ last will, answers commands, asks the platform questions, and beats.
 
 States: stopped -> connecting -> connected -> (lost -> waiting(backoff) -> connecting)* ->
 stopping -> stopped. The reconnect delay is drawn with full jitter from a seeded Random;
-there is no attempt limit.
+there is no attempt limit. The backoff starts over only once a connection has stayed up
+`reconnect_stable_s`: a broker that answers CONNACK and drops the client (a cluster node whose
+queue lives on a dead node, another client taking this client id) is retried at the backoff's
+pace, not in a hot loop.
+
+Failover (`[broker] urls`): the addresses are tried in order, one per attempt, with the same
+backoff; the node sticks to the one that works. A connection that held (stayed up
+`reconnect_stable_s`) is retried on the same address first; an attempt that failed or did not
+hold moves on to the next. A broker that does not hold the session is handled like any
+reconnect: the subscriptions are made on every connect, and what the outbox still holds is sent
+again (same id, same seq).
 
 Requests (`request`) do NOT go through the outbox: an answer to "may this truck pass" is
 only useful while the truck waits, so a request is sent at once when connected and fails
@@ -29,6 +39,7 @@ import ssl
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -37,7 +48,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent import __version__, metrics
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.config.model import NodeConfig
+from agent.config.model import NodeConfig, address_port, public_url
 from agent.contract.broker import MAX_PACKET_BYTES
 from agent.contract.catalog import REQUESTS
 from agent.contract.envelope import Envelope, Response, dump, new_id
@@ -107,6 +118,10 @@ class Link:
         self._tasks: set[asyncio.Task] = set()
         self._reconnect: asyncio.TimerHandle | None = None
         self._net: net.NetThread | None = None
+        self._addresses = config.broker.addresses
+        self._at = 0  # index in _addresses of the broker this node is on (or tries next)
+        self._held = False  # the current connection stayed up reconnect_stable_s
+        self._stable: asyncio.TimerHandle | None = None
         self._started_at = clock.monotonic()
         self.connects = 0
         #: gate nodes: () -> (seq, hash) of the audit log's newest entry, sent with each heartbeat
@@ -117,6 +132,11 @@ class Link:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    @property
+    def broker(self) -> str:
+        """The broker address this node is on, or tries next (no password)."""
+        return public_url(self._addresses[self._at])
 
     def register_command(self, name: str, handler: Handler) -> None:
         self._desk.register(name, handler)
@@ -131,7 +151,7 @@ class Link:
             reasons.append(f"not connected to the broker: {self._last_error or 'connecting'}")
         if self._refused:
             reasons.append(f"broker refused {self._refused} publish(es), parked beside the outbox: check the ACL")
-        return assemble(self._connected, self._outbox.stats(), self._errors, reasons)
+        return assemble(self._connected, self._outbox.stats(), self._errors, reasons, broker=self.broker)
 
     async def start(self) -> None:
         if self._started:
@@ -144,7 +164,7 @@ class Link:
         self._net = net.NetThread(client, self._loop, self._deliver, args)
         self._outbox.add_listener(self._rows_committed)
         self._net.start()
-        self._net.connect()
+        self._connect_to(self._at)
         self._spawn(self._pump(), "portedge-link-pump")
         self._spawn(self._heartbeat(), "portedge-link-heartbeat")
 
@@ -155,6 +175,8 @@ class Link:
         self._stopping = True
         if self._reconnect is not None:
             self._reconnect.cancel()
+        if self._stable is not None:
+            self._stable.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -253,12 +275,12 @@ class Link:
                     self._on_lost(f"connection lost ({event[1]})")
                 elif kind == net.PACKET_TOO_LARGE:
                     self._count("packet_too_large")
-                    log.error("broker %s:%s sent a packet of %d bytes, over this node's limit of %d: dropped the "
-                              "connection before reading it", self._config.broker.host, self._config.broker.port, event[1], event[2])
+                    log.error("broker %s sent a packet of %d bytes, over this node's limit of %d: dropped the "
+                              "connection before reading it", self.broker, event[1], event[2])
                 elif kind == net.CONNECT_FAILED:
                     self._count("connect_failed")
                     self._last_error = event[1]
-                    log.error("broker %s: %s", self._config.broker.url, event[1])
+                    log.error("broker %s: %s", self.broker, event[1])
                     self._on_lost(None)
                 elif kind == net.PUBLISH_REFUSED:
                     self._refused += 1
@@ -281,18 +303,37 @@ class Link:
         self._connected = True
         self.connects += 1
         self._last_error = None
-        self._backoff.reset()
+        self._held = False
+        if self._stable is not None:
+            self._stable.cancel()
+        self._stable = self._loop.call_later(self._config.broker.reconnect_stable_s, self._connection_held)
         self._net.subscribe([node_filter(self._site, self._node, Kind.CMD), node_filter(self._site, self._node, Kind.RSP)])
         state = self._state("online")
         self._told_degraded = state.body.health.degraded if state.body.health else None
         self._net.publish(self._state_topic, dump(state), retain=True)
         self._outbox.save_health(self.health().model_dump_json())
         self._wake.set()
-        log.info("connected to %s (session present: %s)", self._config.broker.url, session_present)
+        log.info("connected to %s (session present: %s)", self.broker, session_present)
+
+    def _connection_held(self) -> None:
+        """The connection stayed up reconnect_stable_s: only now does the backoff start over."""
+        self._stable = None
+        if self._connected:
+            self._held = True
+            self._backoff.reset()
+
+    def _connect_to(self, at: int) -> None:
+        assert self._net is not None
+        self._at = at
+        url = self._addresses[at]
+        self._net.connect(urlsplit(url).hostname, address_port(url))
 
     def _on_lost(self, reason: str | None) -> None:
         was = self._connected
         self._connected = False
+        if self._stable is not None:
+            self._stable.cancel()
+            self._stable = None
         if self._inflight:
             self._outbox.release(list(self._inflight))  # the outbox hands them out again, same id
             self._inflight.clear()
@@ -301,7 +342,7 @@ class Link:
         if reason and was and not self._stopping:
             self._count("disconnects")
             self._last_error = reason
-            log.warning("broker %s: %s", self._config.broker.url, reason)
+            log.warning("broker %s: %s", self.broker, reason)
         if was or self.connects == 0:  # so `portedge status` tells why, without the link running
             try:
                 self._outbox.save_health(self.health().model_dump_json())
@@ -310,13 +351,16 @@ class Link:
         if self._stopping or (self._reconnect is not None and not self._reconnect.cancelled()
                               and self._reconnect.when() > self._loop.time()):
             return
+        # failover: a connection that held is tried again where it was; anything else moves on
+        at = self._at if self._held else (self._at + 1) % len(self._addresses)
+        self._held = False
         delay = self._backoff.next_delay()
-        self._reconnect = self._loop.call_later(delay, self._reconnect_now)
+        self._reconnect = self._loop.call_later(delay, self._reconnect_now, at)
 
-    def _reconnect_now(self) -> None:
+    def _reconnect_now(self, at: int) -> None:
         self._reconnect = None
         if not self._stopping and self._net is not None:
-            self._net.connect()
+            self._connect_to(at)
 
     def _acked(self, rids: list[int]) -> None:
         if not rids:

@@ -113,8 +113,10 @@ class NetThread:
         except (BlockingIOError, OSError):
             pass  # the pipe is full: the thread is awake anyway
 
-    def connect(self) -> None:
-        self.submit(self._do_connect)
+    def connect(self, host: str | None = None, port: int | None = None) -> None:
+        """Connect, to `host:port` when given (the failover list's next address), else to the
+        last one."""
+        self.submit(lambda: self._do_connect(host, port))
 
     def publish_rows(self, rows: list[tuple[int, str, bytes, Properties | None]]) -> None:
         self.submit(lambda: self._do_publish_rows(rows))
@@ -195,10 +197,12 @@ class NetThread:
                 pass
             self._client._sock_close()  # paho has no public "close now"; the broker will see EOF
 
-    def _do_connect(self) -> None:
+    def _do_connect(self, host: str | None = None, port: int | None = None) -> None:
         client = self._client
         if client.socket() is not None:
             return
+        if host is not None and port is not None:
+            self._connect_args.update(host=host, port=port)
         client.drop_out_messages()  # see the module docstring: the outbox re-sends, not paho
         self._rows.clear()
         self._calls.clear()
