@@ -66,3 +66,22 @@ def test_installed_command_agrees_too(tmp_path):
                               env=env, timeout=60, cwd="/")
         assert (done.returncode, done.stderr.splitlines()) == (2, want), done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [config.name]
+
+
+def test_a_private_key_others_can_read_is_a_warning_not_an_error(tmp_path, capsys):
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    for name in ("ca.pem", "lane-1.pem", "lane-1.key"):
+        (certs / name).write_text("-----BEGIN-----\n", encoding="utf-8")
+    (certs / "lane-1.key").chmod(0o644)
+    config = tmp_path / "lane.toml"
+    config.write_text('[node]\nid = "lane-1"\nsite = "yantian"\nrole = "gate"\n[gate]\nlane = "lane-1"\n'
+                      '[broker]\nurl = "mqtts://127.0.0.1:8883"\nca_file = "certs/ca.pem"\n'
+                      'cert_file = "certs/lane-1.pem"\nkey_file = "certs/lane-1.key"\n', encoding="utf-8")
+    assert main(["check-config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert err == (f"{config}: broker.key_file: warning: {certs / 'lane-1.key'} is readable by other users "
+                   f"(mode 644); chmod 600 it\n")
+    (certs / "lane-1.key").chmod(0o600)
+    assert main(["check-config", str(config)]) == 0
+    assert capsys.readouterr().err == ""

@@ -50,12 +50,15 @@ def _lane_nodes(pid: int) -> set[int]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.allow_leaks
-@SIGNALS
-def test_demo_stops_its_lane_nodes_and_removes_its_work_folder(sig, tmp_path):
+@pytest.mark.parametrize(("command", "sig"), [("demo", signal.SIGINT), ("demo", signal.SIGTERM),
+                                              ("sim scenario", signal.SIGINT)],
+                         ids=["demo-SIGINT", "demo-SIGTERM", "sim-scenario-SIGINT"])
+def test_demo_stops_its_lane_nodes_and_removes_its_work_folder(command, sig, tmp_path):
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    proc = portedge("demo", "--quiet", "--duration", "120", "--report", str(tmp_path / "reports"),
+    proc = portedge(*command.split(), "--quiet", "--duration", "120", "--report", str(tmp_path / "reports"),
                     env={"TMPDIR": str(tmp)}, cwd=tmp_path)
     try:
         wait_for_line(proc.stdout, "the scenario is running", 90)
@@ -69,7 +72,7 @@ def test_demo_stops_its_lane_nodes_and_removes_its_work_folder(sig, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     left = left_after(everyone | nodes, max(0.0, 5.0 - took))
-    print(f"demo stopped by {sig.name} in {took:.2f} s, processes left: {len(left)}")
+    print(f"{command} stopped by {sig.name} in {took:.2f} s, processes left: {len(left)}")
     assert code == (130 if sig == signal.SIGINT else 143)
     assert took < 5.0
     assert left == set()
