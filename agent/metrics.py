@@ -60,6 +60,8 @@ else:
 PUBLISHES = Counter("portedge_publishes", "outbox records handed to the broker (QoS 1)", registry=REGISTRY)
 PUBACK_SECONDS = Histogram("portedge_puback_seconds", "time from publish to the broker's PUBACK",
                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY)
+COMMAND_ANSWERS = Counter("portedge_command_answers", "answers to platform commands stored for the broker, by "
+                          "command and code (ok, or the error code)", ["command", "code"], registry=REGISTRY)
 BARRIER_MOVEMENTS = Counter("portedge_barrier_movements", "barrier output changes written, by motion",
                             ["motion"], registry=REGISTRY)
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agent import metrics
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import ClassCap, _default_caps
 from agent.contract.catalog import BY_TYPE
@@ -192,6 +193,7 @@ class Outbox:
                          expires=None, correlation_id=response.correlation_id, reply_to=None, reuse_id=True,
                          answer_key=answers)
         await self._put_async(req, timeout)
+        metrics.COMMAND_ANSWERS.labels(response.type, "ok" if response.ok else getattr(response.error, "code", "error")).inc()
         return response.model_copy(update={"seq": req.seq})
 
     async def put_again(self, topic: str, payload: bytes, *, timeout: float | None = None) -> Response:
