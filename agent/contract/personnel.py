@@ -77,7 +77,7 @@ class PersonPassage(_Masked):
     person_key: PersonKey | None = Field(default=None, pattern=_KEY)
     masked: str | None = Field(default=None, max_length=32)
     name: str | None = Field(default=None, max_length=64)
-    outcome: Literal["passed", "denied", "invalid_card", "timed_out", "unlock_failed", "read_failed"]
+    outcome: Literal["passed", "denied", "invalid_card", "timed_out", "unlock_failed", "read_failed", "aborted"]
     reason: str = ""
     decision: PersonDecision | None = None
     offline: bool = False

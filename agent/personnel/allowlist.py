@@ -7,8 +7,12 @@ The platform pushes the whole list with a version (cmd/allow_list_sync); a list 
 on the blocked list is denied whatever entries it has. An entry allows when the lane's area
 is among its areas (or it names '*') and the time is inside its window.
 
-Never: store anything but person keys (HMAC) and the pass ids of offline decisions; allow a
-blocked key; allow outside an entry's window.
+Also here: the journal of the pass in progress (`open_pass`: the record as it would be,
+hashed key and mask only), so a pass a crash interrupted is recorded as `aborted` at the next
+start instead of lost.
+
+Never: store anything but person keys (HMAC), masks and pass ids; allow a blocked key; allow
+outside an entry's window.
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ from datetime import datetime
 from pathlib import Path
 
 from agent import storage
-from agent.contract.personnel import AllowListSync, PersonDecision, PersonVerifyRequest
+from agent.contract.personnel import (
+    AllowListSync,
+    PersonDecision,
+    PersonPassage,
+    PersonVerifyRequest,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS allow_set (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
@@ -27,6 +36,7 @@ CREATE TABLE IF NOT EXISTS allow_entry (person_key TEXT NOT NULL, areas TEXT NOT
                                         valid_from TEXT NOT NULL, valid_until TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS allow_by_key ON allow_entry (person_key);
 CREATE TABLE IF NOT EXISTS blocked (person_key TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS open_pass (pass_id TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending_reconcile (pass_id TEXT PRIMARY KEY, request TEXT NOT NULL,
                                               decision TEXT NOT NULL);
 """
@@ -84,3 +94,19 @@ class AllowList:
 
     def reconciled(self, pass_id: str) -> None:
         self.conn.execute("DELETE FROM pending_reconcile WHERE pass_id = ?", (pass_id,))
+
+
+class PassJournal:
+    """The pass in progress, one row per lane, written after its unlock, cleared once recorded."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def save(self, passage: PersonPassage) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO open_pass VALUES (?, ?)", (passage.pass_id, passage.model_dump_json()))
+
+    def clear(self, pass_id: str) -> None:
+        self.conn.execute("DELETE FROM open_pass WHERE pass_id = ?", (pass_id,))
+
+    def open(self) -> list[PersonPassage]:
+        return [PersonPassage.model_validate_json(b) for (b,) in self.conn.execute("SELECT body FROM open_pass")]

@@ -168,8 +168,18 @@ class PersonLane:
         key = self.state.value.lower()
         if self.state is not State.IDLE:
             p.timings_ms[key] = round(p.timings_ms.get(key, 0.0) + (self.now - self._entered) * 1000.0, 3)
+        record = self.draft(outcome, reason)
+        self.emit(ev.Record(record, p.identity.photo if p.identity else None))
+        self.counters[f"outcome.{outcome}"] += 1
+        self.pass_ = None
+        return State.IDLE
+
+    def draft(self, outcome: str = "aborted", reason: str = "") -> PersonPassage:
+        """The current pass as its record would read now (the journal keeps this form)."""
+        p = self.pass_
+        assert p is not None
         who = p.identity
-        record = PersonPassage(
+        return PersonPassage(
             pass_id=p.pass_id, lane=self.settings.lane, area=self.settings.area,
             credential=who.credential if who else None, person_key=who.person_key if who else None,
             masked=who.masked if who else None, name=who.name if who else None, outcome=outcome,
@@ -177,10 +187,6 @@ class PersonLane:
             tailgaters=p.tailgaters, timings_ms=dict(p.timings_ms), started_at=p.started_at,
             ended_at=self.clock.now(),
         )
-        self.emit(ev.Record(record, who.photo if who else None))
-        self.counters[f"outcome.{outcome}"] += 1
-        self.pass_ = None
-        return State.IDLE
 
     def verify_request(self) -> PersonVerifyRequest:
         p = self.pass_

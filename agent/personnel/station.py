@@ -43,7 +43,7 @@ from agent.errors import InvalidCommandError, RequestTimeoutError
 from agent.interfaces import Recorder, Requester
 from agent.personnel import events as ev
 from agent.personnel import identity
-from agent.personnel.allowlist import AllowList, open_people_db
+from agent.personnel.allowlist import AllowList, PassJournal, open_people_db
 from agent.personnel.lane import PersonLane
 from agent.personnel.privacy import SiteKey
 
@@ -65,6 +65,7 @@ class PersonnelStation:
         self.turnstile, self.clock = turnstile, clock
         self.db = open_people_db(settings.state_path)
         self.allow = AllowList(self.db)
+        self.journal = PassJournal(self.db)
         self.lane = PersonLane(settings, clock, new_id)
         self.counters: Counter[str] = Counter()
         self.display_text = ""
@@ -72,12 +73,19 @@ class PersonnelStation:
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
         self._relock_when_seen = True
+        self._journalled: str | None = None  # the pass id whose unlock is journalled
 
     # -- life cycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         """Safe state: the arm is relocked as soon as the turnstile answers (a crash may have
         left an unlock standing), and again whenever it comes back after a loss."""
         self._relock_when_seen = True
+        for passage in await asyncio.to_thread(self.journal.open):
+            aborted = passage.model_copy(update={"outcome": "aborted", "ended_at": self.clock.now(),
+                                                 "reason": "the agent stopped during this pass"})
+            log.warning("lane %s: pass %s was interrupted: recording it as aborted", self.settings.lane, passage.pass_id)
+            await self.recorder.record("person_passage", aborted, "transactional")  # raises: keep the row
+            await asyncio.to_thread(self.journal.clear, passage.pass_id)
 
     async def run(self) -> None:
         next_slow = self.clock.monotonic()
@@ -146,6 +154,10 @@ class PersonnelStation:
                         queue.append(follow)
             for action in books:
                 await self._book(action)
+            if self.lane.pass_ is not None and self.lane.pass_.unlocked and self._journalled != self.lane.pass_.pass_id:
+                # an unlocked pass must not vanish in a crash: journal it (after the unlock write)
+                self._journalled = self.lane.pass_.pass_id
+                await self._guard(asyncio.to_thread(self.journal.save, self.lane.draft()), "journal")
 
     async def _do(self, action: ev.Action) -> ev.Event | None:
         match action:
@@ -196,6 +208,9 @@ class PersonnelStation:
                         passage = passage.model_copy(update={"photo_ref": await asyncio.to_thread(
                             self._store_photo, passage.pass_id, photo)})
                     await self.recorder.record("person_passage", passage, "transactional")
+                    if passage.pass_id == self._journalled:
+                        self._journalled = None
+                        await asyncio.to_thread(self.journal.clear, passage.pass_id)
                 case ev.Alarm(alarm):
                     log.warning("lane %s: %s alarm (%s)", alarm.lane, alarm.what, alarm.detail)
                     await self.recorder.record("person_alarm", alarm, "transactional")
@@ -204,6 +219,13 @@ class PersonnelStation:
         except Exception:
             log.exception("personnel lane could not record %s", type(action).__name__)
             self.counters[f"record_failed.{type(action).__name__}"] += 1
+
+    async def _guard(self, awaitable: Any, what: str) -> None:
+        try:
+            await awaitable
+        except Exception:
+            log.exception("personnel lane: %s failed", what)
+            self.counters[f"{what}_failed"] += 1
 
     def _store_photo(self, pass_id: str, photo: bytes) -> str:
         folder = Path(self.settings.photo_dir)
