@@ -34,6 +34,8 @@ from agent.errors import ProtocolError
 
 __all__ = [
     "BadChecksum",
+    "CardRead",
+    "CardReadFailed",
     "CardText",
     "Garbled",
     "SamDecoder",
@@ -271,6 +273,14 @@ class CardRead:
 
     def __repr__(self) -> str:
         return f"CardRead({self.text!r}, photo={len(self.photo)} bytes)"
+
+
+@dataclass(frozen=True)
+class CardReadFailed:
+    """A card was seen but could not be read (pulled mid-read, bad status, bad data): the
+    driver's event, so the lane can ask for the card again."""
+
+    reason: str
 
 
 def mask_id(number: str) -> str:

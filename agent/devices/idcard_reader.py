@@ -23,23 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from agent.codecs import sam
 from agent.codecs.base import Garbled
+from agent.codecs.sam import CardReadFailed
 from agent.config.devices import IdCardReader
 from agent.devices.base import DeviceOffline
 from agent.devices.serial_port import SerialDriver
 from agent.errors import ProtocolError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CardReadFailed:
-    """A card was seen but could not be read (pulled mid-read, bad status, bad data)."""
-
-    reason: str
 
 
 class IdCardReaderDriver(SerialDriver):

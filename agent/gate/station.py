@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock
+from agent.codecs.sam import CardRead
 from agent.config.model import GateSection
 from agent.contract.devices import CameraRead, Weight
 from agent.contract.envelope import new_id
@@ -136,7 +137,7 @@ class GateStation:
             elif isinstance(event, Weight):
                 if device == cfg.scale:
                     await self.runner.feed(ev.Weighed(event))
-            elif device == cfg.driver_reader and self.site_key is not None and hasattr(event, "photo"):
+            elif device == cfg.driver_reader and self.site_key is not None and isinstance(event, CardRead):
                 from agent.personnel.identity import CHINA, driver_ref
 
                 ref, problem = driver_ref(event, self.site_key, self.clock.now().astimezone(CHINA).date())

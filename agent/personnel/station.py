@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.codecs.sam import CardRead
+from agent.codecs.sam import CardRead, CardReadFailed
 from agent.codecs.wiegand import BadgeFrame
 from agent.config.personnel import PersonnelSection
 from agent.contract.envelope import Command, body_as, new_id
@@ -121,7 +121,7 @@ class PersonnelStation:
                     await self.feed(ev.Presented(who))
                 elif isinstance(event, BadgeFrame):
                     await self.feed(ev.Presented(identity.from_badge(event, self.key)))
-                elif type(event).__name__ == "CardReadFailed":
+                elif isinstance(event, CardReadFailed):
                     await self.feed(ev.ReadFailed(event.reason))
             elif device == s.turnstile:
                 if isinstance(event, DeviceStatus):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from simulators.people_traffic import id_number
 from simulators.port import PortSim
 from simulators.scenario import SCENARIO_DIR, load_scenario
@@ -21,6 +23,7 @@ def test_id_numbers_made_for_people_are_valid():
     assert all(ric.is_valid(id_number(rng)) for _ in range(200))
 
 
+@pytest.mark.slow  # a 30 s scenario plus its drain
 def test_people_scenario(mosquitto, tmp_path):
     scenario = load_scenario(SCENARIO_DIR / "people.toml")
     sim = PortSim(scenario, tmp_path / "port", broker=mosquitto.url, drain_s=20)
