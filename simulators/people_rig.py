@@ -95,7 +95,7 @@ kind = "turnstile"
 port = "{self.cable.b}"
 line = {{ baudrate = 115200 }}
 poll_hz = 40
-timeout_s = 0.15
+timeout_s = 0.3
 {fast}
 
 [personnel]

@@ -78,6 +78,9 @@ class TurnstileLane:
         self._blocked: list[str] = []
 
     async def start(self) -> TurnstileLane:
+        # pymodbus dumps its frame history at ERROR on every slow reply; the driver counts
+        # those itself (read_failures), and the run's screen is for the port's story
+        logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
         await self.rig.start()
         text = self.rig.config_text().replace("[broker]\n", f'[broker]\nmqtt_version = "{self.mqtt_version}"\n', 1)
         self.node = NodeRuntime(parse(text, f"<{self.node_id}>"), clock=SYSTEM_CLOCK, rng=random.Random(self.rng.random()))
