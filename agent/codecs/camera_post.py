@@ -71,6 +71,13 @@ class PostReader:
             else:  # ConnectionClosed (or PAUSED) before the message ended
                 raise Rejected(400, "bad_request", "connection closed before the request was complete")
 
+    def continue_now(self) -> bytes:
+        """`100 Continue` once, if the camera sent `Expect: 100-continue` and waits for it
+        before sending its body (curl does, for bodies over 1 kB); else b""."""
+        if self._h11.they_are_waiting_for_100_continue:
+            return self._h11.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
+        return b""
+
     def _refusal(self, err: h11.RemoteProtocolError) -> Rejected:
         if self._request is None and err.error_status_hint == 431:
             return Rejected(400, "headers_too_big", f"request line and headers over {self._max_head} bytes")

@@ -116,7 +116,7 @@ class CameraDriver(Driver):
             self.count("posts")
             post = PostReader()
             try:
-                status, answer = 200, await self._handle(reader, post)
+                status, answer = 200, await self._handle(reader, writer, post)
             except Rejected as no:
                 self.count(no.counter)
                 status, answer = no.status, {"ok": False, "error": no.counter, "reason": no.reason}
@@ -163,12 +163,14 @@ class CameraDriver(Driver):
             except (ConnectionError, OSError, TimeoutError):
                 pass
 
-    async def _handle(self, reader: asyncio.StreamReader, post: PostReader) -> dict:
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, post: PostReader) -> dict:
         try:
             async with asyncio.timeout(self.read_timeout_s):
                 body = None
                 while body is None:
                     body = post.feed(await reader.read(READ_CHUNK))
+                    if body is None and (go_on := post.continue_now()):
+                        writer.write(go_on)
         except TimeoutError:
             raise Rejected(408, "timeout", f"request not complete within {self.read_timeout_s}s") from None
         except (ConnectionError, OSError):

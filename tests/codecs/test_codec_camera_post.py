@@ -78,3 +78,12 @@ def test_whatever_a_peer_sends_is_a_body_a_wait_or_a_4xx(chunks, close):
                 break
     except Rejected as no:
         assert 400 <= no.status < 500 and no.counter and no.reason
+
+
+def test_a_camera_waiting_for_100_continue_is_told_to_go_on_once():
+    reader = PostReader()
+    head = SIZED.split(b"\r\n\r\n", 1)[0] + b"\r\nExpect: 100-continue\r\n\r\n"
+    assert reader.feed(head) is None
+    assert reader.continue_now() == b"HTTP/1.1 100 Continue\r\n\r\n"
+    assert reader.continue_now() == b""
+    assert reader.feed(BODY) == BODY

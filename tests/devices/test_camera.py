@@ -116,6 +116,26 @@ def test_a_chunked_post_is_read_like_any_other():
     asyncio.run(main())
 
 
+def test_a_camera_that_waits_for_100_continue_is_told_to_go_on():
+    async def main():
+        sink = Sink()
+        driver = await started(sink)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", driver.port)
+            writer.write(b"POST /read HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(GOOD))
+            assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            writer.write(GOOD)
+            answer = await asyncio.wait_for(reader.read(), 5)
+            writer.close()
+            await writer.wait_closed()
+            assert answer.startswith(b"HTTP/1.1 200 ") and len(sink.reads) == 1
+        finally:
+            await stopped(driver)
+
+    asyncio.run(main())
+
+
 def test_a_read_that_cannot_be_stored_is_not_acknowledged():
     async def main():
         sink = Sink(fail=True)
