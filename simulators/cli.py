@@ -90,6 +90,11 @@ def _add_platform(p: argparse.ArgumentParser) -> None:
     p.add_argument("--delay", type=args_.non_negative_float, default=0.0, metavar="S", help="answer delay in seconds")
     p.add_argument("--failure-rate", type=args_.share, default=0.0, help="share of requests left unanswered")
     p.add_argument("--ledger", type=Path, metavar="FILE", help="keep the ledger in this SQLite file")
+    p.add_argument("--share", metavar="GROUP", help="consume through MQTT 5 shared subscriptions $share/GROUP/... "
+                   "(run several with one --ledger file; each with its own --client-id)")
+    p.add_argument("--client-id", help="a stable client id (its persistent session survives a restart)")
+    p.add_argument("--lost-after", type=args_.positive_float, default=90.0, metavar="S",
+                   help="a node whose heartbeats stop this long is lost, will or not (default 90)")
     _add_desk(p, drivers=0, rate=0.0)
 
 
@@ -134,8 +139,9 @@ def _serve(sim, args: argparse.Namespace, say, stop=None) -> int:
                 say(f"assigned {describe(*made)}")
                 next_task = now + every
         if now >= next_report:
+            lost = sim.lost_nodes()
             say(f"{sim.ledger.count()} records, {sim.ledger.duplicates()} duplicates dropped, "
-                f"answered {dict(sim.stats.answered)}")
+                f"answered {dict(sim.stats.answered)}" + (f"; LOST (heartbeats stopped): {', '.join(lost)}" if lost else ""))
             next_report = now + 10
         stop.wait(0.2)
     return 0
@@ -146,9 +152,14 @@ def _run_platform(args: argparse.Namespace) -> int:
 
     args_.reachable(args.broker)
     stop = args_.stop_on_signals()
-    sim = PlatformSim(args.broker, args.site, ledger=Ledger(args.ledger or ":memory:"), answer_delay_s=args.delay,
-                      failure_rate=args.failure_rate).start()
-    print(f"platform simulator on {args.broker}, site {args.site}; Ctrl-C stops", flush=True)
+    if args.share and not args.ledger:
+        print("error: --share needs --ledger FILE: the members of a group dedupe in one ledger", file=sys.stderr)
+        return 2
+    sim = PlatformSim(args.broker, args.site, ledger=Ledger(args.ledger or ":memory:", consumer=args.client_id),
+                      answer_delay_s=args.delay, failure_rate=args.failure_rate, client_id=args.client_id,
+                      share_group=args.share, lost_after_s=args.lost_after).start()
+    group = f", shared subscriptions as {args.client_id or 'a member'} of {args.share}" if args.share else ""
+    print(f"platform simulator on {args.broker}, site {args.site}{group}; Ctrl-C stops", flush=True)
     try:
         return _serve(sim, args, lambda text: print(text, flush=True), stop)
     finally:

@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS received (
     body        TEXT NOT NULL,
     first_at    REAL NOT NULL,
     sent_at     REAL,
-    copies      INTEGER NOT NULL DEFAULT 1
+    copies      INTEGER NOT NULL DEFAULT 1,
+    consumer    TEXT
 );
 CREATE INDEX IF NOT EXISTS received_node_seq ON received(node, seq);
 CREATE INDEX IF NOT EXISTS received_type ON received(type);
@@ -53,8 +54,12 @@ class NodeAudit:
 class Ledger:
     """Thread-safe; writes from the MQTT thread, reads from tests and reports."""
 
-    def __init__(self, path: str | Path = ":memory:"):
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    def __init__(self, path: str | Path = ":memory:", consumer: str | None = None):
+        """`consumer` names who records here: members of a share group write one file (each its
+        own Ledger on it) and the first to record an id is kept as the one that processed it."""
+        self.consumer = consumer
+        # several processes may share the file: wait for each other's writes instead of failing
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
@@ -64,10 +69,10 @@ class Ledger:
         """Record one message; returns False when its id was already there (a duplicate)."""
         with self._lock:
             cur = self._db.execute(
-                "INSERT OR IGNORE INTO received (id, node, seq, type, topic, body, first_at, sent_at)"
-                " VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT OR IGNORE INTO received (id, node, seq, type, topic, body, first_at, sent_at, consumer)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
                 (envelope["id"], envelope["node"], int(envelope.get("seq") or 0), envelope["type"], topic,
-                 json.dumps(envelope.get("body"), ensure_ascii=False), at, _epoch(envelope.get("ts"))),
+                 json.dumps(envelope.get("body"), ensure_ascii=False), at, _epoch(envelope.get("ts")), self.consumer),
             )
             if cur.rowcount == 0:
                 self._db.execute("UPDATE received SET copies = copies + 1 WHERE id = ?", (envelope["id"],))
@@ -97,6 +102,25 @@ class Ledger:
             row = self._db.execute("SELECT body FROM received WHERE type = ? AND node = ? ORDER BY seq DESC LIMIT 1",
                                    (type_, node)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def last_heard(self, node: str) -> float | None:
+        """When (epoch s, receipt here) the newest heartbeat from `node` first arrived."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(first_at) FROM received WHERE node = ? AND type = 'heartbeat'",
+                                   (node,)).fetchone()
+        return row[0] if row else None
+
+    def by_consumer(self) -> dict[str, int]:
+        """Records each member of a share group processed (recorded first)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT COALESCE(consumer, ''), COUNT(*) FROM received GROUP BY consumer"))
+
+    def ids(self, type_: str | None = None) -> set[str]:
+        sql, args = "SELECT id FROM received", []
+        if type_:
+            sql, args = sql + " WHERE type = ?", [type_]
+        with self._lock:
+            return {r[0] for r in self._db.execute(sql, args)}
 
     def duplicates(self) -> int:
         with self._lock:

@@ -6,6 +6,18 @@ verifications from pre-advice data and driver logins from a badge list, and send
 answer delay and failure rate are configurable, and it can go silent (receives, never answers)
 to play "platform unreachable". One paho network thread plus one scheduler thread; both stop
 with `stop()`.
+
+Scaling out (`share_group`): N simulators with the same group consume records, requests and
+answers through MQTT 5 shared subscriptions (`$share/<group>/...`), so the broker hands each
+message to one of them; they dedupe by record id in one shared ledger (a SQLite file). The
+retained `state` is subscribed directly by each (a broker never sends retained messages to a
+share). Each keeps a persistent session under a stable client id: mosquitto keeps routing a
+dead member's share into its session, which its replacement (same client id) then drains.
+
+Liveness (`liveness`): a node is lost when its heartbeats stop for `lost_after_s`, whatever
+its retained state says. The will is not enough: a broker node that dies takes the wills of
+its clients with it (measured on RabbitMQ and ejabberd clusters), and a hung node keeps its
+connection open.
 """
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,6 +74,15 @@ class PlatformStats:
     answered: Counter = field(default_factory=Counter)
     failed_on_purpose: int = 0
     ignored_while_silent: int = 0
+
+
+def _epoch_of(ts: object) -> float:
+    if not isinstance(ts, str):
+        return 0.0
+    try:
+        return datetime.fromisoformat(ts).timestamp()
+    except ValueError:
+        return 0.0
 
 
 class _Scheduler:
@@ -113,6 +134,8 @@ class PlatformSim:
         failure_rate: float = 0.0,
         client_id: str | None = None,
         mqtt_version: str = "5",
+        share_group: str | None = None,
+        lost_after_s: float = 90.0,
     ):
         self.url = url
         self.site = site
@@ -129,6 +152,10 @@ class PlatformSim:
         self.blacklist: set[str] = set()
         self.responses: dict[str, dict] = {}
         self.node_states: dict[str, dict] = {}
+        if share_group is not None and (mqtt_version != "5" or not share_group or set("/+#") & set(share_group)):
+            raise ValueError("a share group needs MQTT 5 and a name without / + #")
+        self.share_group = share_group
+        self.lost_after_s = lost_after_s
         self._response_cv = threading.Condition()
         self._connected = threading.Event()
         self._protocol = mqtt.MQTTv5 if mqtt_version == "5" else mqtt.MQTTv311
@@ -141,6 +168,8 @@ class PlatformSim:
                                    **({} if self._protocol == mqtt.MQTTv5 else {"clean_session": False}))
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._subscribe_mid: int | None = None
         self._client.on_disconnect = lambda *a: self._connected.clear()
         self._client.reconnect_delay_set(0.1, 2.0)
         self._scheduler: _Scheduler | None = None
@@ -182,9 +211,37 @@ class PlatformSim:
         sock = client.socket()
         if sock is not None:  # answer at once: no Nagle delay on the platform's side either
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        for kind in (Kind.STATE, Kind.EVT, Kind.REQ, Kind.RES):
-            client.subscribe(topics.site_filter(self.site, kind), qos=1)
-        self._connected.set()
+        share = f"$share/{self.share_group}/" if self.share_group else ""
+        filters = [(topics.site_filter(self.site, Kind.STATE), 1)]  # retained: never sent through a share
+        filters += [(share + topics.site_filter(self.site, kind), 1) for kind in (Kind.EVT, Kind.REQ, Kind.RES)]
+        _, self._subscribe_mid = client.subscribe(filters)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None) -> None:
+        # started = subscribed: a record published after start() returns reaches this platform
+        if mid == self._subscribe_mid:
+            if any(getattr(rc, "is_failure", False) for rc in reason_codes):
+                log.error("platform simulator: the broker refused a subscription: %s", reason_codes)
+            self._connected.set()
+
+    # -- liveness -------------------------------------------------------------------------
+    def liveness(self, node: str, now: float | None = None) -> str:
+        """online, offline (it said goodbye), lost (its will, or heartbeats silent for
+        `lost_after_s`) or unknown (never heard of). Heartbeats count wherever in the shared
+        ledger they landed, so every member of a share group gives the same answer."""
+        state = (self.node_states.get(node) or {}).get("body") or {}
+        last_beat = self.ledger.last_heard(node)
+        if state.get("status") == "offline" and (last_beat is None or _epoch_of(state.get("since")) >= last_beat):
+            return "offline"
+        if last_beat is None:
+            return {"online": "online", "lost": "lost"}.get(state.get("status", ""), "unknown")
+        silent = (time.time() if now is None else now) - last_beat
+        if silent > self.lost_after_s or state.get("status") == "lost" and _epoch_of(state.get("since")) >= last_beat:
+            return "lost"
+        return "online"
+
+    def lost_nodes(self) -> list[str]:
+        known = set(self.node_states) | set(self.ledger.nodes())
+        return sorted(n for n in known if self.liveness(n) == "lost")
 
     # -- receiving ------------------------------------------------------------------------
     def _on_message(self, client, userdata, msg) -> None:
