@@ -11,6 +11,8 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
+
 from .kit import CLEAR_NUMBERS, DATED, EXPIRED, VALID
 from .rig import PeopleSetup, until
 
@@ -140,3 +142,22 @@ def assert_no_clear_data(folder: Path, s: PeopleSetup, extra: list[str]) -> None
     for payload in s.sniffer.payloads:
         for needle in needles:
             assert needle not in payload, f"clear personal data published: {payload[:200]!r}"
+
+
+def test_the_scan_finds_a_clear_number_when_there_is_one(tmp_path):
+    """The privacy scan is not vacuous: one number in one file, in any encoding, fails it."""
+    class Seen:
+        log_path = tmp_path / "agent.log"
+        sniffer = type("S", (), {"payloads": [b"{}"]})()
+
+    Seen.log_path.write_text("nothing here")
+    (tmp_path / "x.db").write_bytes(b"")
+    assert_no_clear_data(tmp_path, Seen, [])
+    for leak in (CLEAR_NUMBERS[0].encode(), CLEAR_NUMBERS[1].encode("utf-16-le")):
+        (tmp_path / "x.db").write_bytes(b"row:" + leak)
+        with pytest.raises(AssertionError, match="clear personal data in x.db"):
+            assert_no_clear_data(tmp_path, Seen, [])
+    (tmp_path / "x.db").write_bytes(b"")
+    Seen.sniffer.payloads.append(json.dumps({"n": CLEAR_NUMBERS[2]}).encode())
+    with pytest.raises(AssertionError, match="published"):
+        assert_no_clear_data(tmp_path, Seen, [])
