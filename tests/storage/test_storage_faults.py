@@ -192,6 +192,16 @@ def test_an_outbox_removed_while_running_is_rebuilt_and_nothing_vanishes(tmp_pat
     assert any("database file removed" in r.message for r in caplog.records)
 
 
+def test_status_says_database_file_removed_while_the_node_still_holds_it(tmp_path, capsys):
+    db = tmp_path / "lane-1.db"
+    config = write_config(tmp_path, db)
+    with Outbox(db, "lane-1") as outbox:
+        outbox.put("scan", {"n": 0})
+        db.unlink()  # the node has not written since: its -wal is still there
+        assert main(["status", "--config", config]) != 0
+        assert f"database file removed: {db}" in capsys.readouterr().err
+
+
 def test_an_outbox_that_cannot_be_rebuilt_refuses_puts_and_says_removed(tmp_path):
     folder = tmp_path / "var"
     db = folder / "lane-1.db"
