@@ -3,8 +3,13 @@
 An embedded broker (amqtt) unless `--broker URL` is given, the platform simulator, two gate
 lanes on simulated hardware (firmware stubs over ptys; each lane node its own process) and
 three forklift PDAs (headless; `--gui` adds a Kivy PDA window). A live view while it runs; at
-the end (`--duration` or Ctrl-C) a summary and a report folder (summary.json, throughput.png,
+the end of `--duration` a summary and a report folder (summary.json, throughput.png,
 latency.png). Exits 0 when the audit found nothing wrong.
+
+Ctrl-C or SIGTERM stops it at once (exit 130 / 143, no audit): every lane node process and
+the PDA window are stopped and reaped, the PDAs, platform and broker closed, and the
+temporary work folder removed. A bad argument is a usage error (exit 2) found before
+anything starts; an unreachable `--broker` is one line and exit 1.
 """
 
 from __future__ import annotations
