@@ -152,6 +152,11 @@ class Ledger:
         with self._lock:
             return [r[0] for r in self._db.execute(sql, args)]
 
+    def sent_and_first(self, type_: str) -> list[tuple[float, float | None]]:
+        """(first receipt here, the node's envelope ts) of every record of a type, epoch s."""
+        with self._lock:
+            return list(self._db.execute("SELECT first_at, sent_at FROM received WHERE type = ?", (type_,)))
+
     def arrivals(self) -> list[tuple[float, str]]:
         """(first receipt time, type) of every record, in time order: throughput charts."""
         with self._lock:
