@@ -175,9 +175,10 @@ def _add_pda(p: argparse.ArgumentParser) -> None:
 
 
 def _run_pda(args: argparse.Namespace) -> int:
+    stop = args_.stop_on_signals()  # first: the imports below take seconds on a busy machine
     from simulators.platform.trial import run_trial  # lazy on purpose: see the module docstring
 
-    return run_trial(args, _serve)
+    return run_trial(args, _serve, stop)
 
 
 def _add_lane(p: argparse.ArgumentParser) -> None:

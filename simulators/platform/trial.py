@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import threading
 from collections.abc import Callable
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -25,17 +26,19 @@ def _listening(host: str, port: int) -> bool:
         return False
 
 
-def run_trial(args: argparse.Namespace, serve: Callable) -> int:
+def run_trial(args: argparse.Namespace, serve: Callable, stop: threading.Event | None = None) -> int:
+    """Start what is missing, then `serve(sim, args, say, stop)` until stopped: 0 when stopped
+    (also while starting), 2 on a config or broker problem."""
+    from simulators.args import stop_on_signals
+
+    stop = stop or stop_on_signals()  # before the slow imports, the broker and the platform
     from agent.config.load import load
     from agent.errors import ConfigError
-    from simulators.args import stop_on_signals
     from simulators.mosquitto import Mosquitto, find_mosquitto
     from simulators.platform import Ledger, PlatformSim
 
     def say(text: str) -> None:
         print(text, flush=True)
-
-    stop = stop_on_signals()  # before the broker or the platform starts
 
     try:
         config = load(args.config)
@@ -61,6 +64,10 @@ def run_trial(args: argparse.Namespace, serve: Callable) -> int:
             broker = Mosquitto(host="127.0.0.1", port=b.port)
             broker.start()
             say(f"started mosquitto on {url}")
+    if stop.is_set():  # stopped while starting
+        if broker is not None:
+            broker.close()
+        return 0
     try:
         sim = PlatformSim(url, config.node.site, ledger=Ledger(":memory:")).start()
     except ConnectionError as err:
