@@ -298,7 +298,10 @@ class FileWatch:
 def restore(conn: sqlite3.Connection, path: Path, synchronous: str, what: str) -> sqlite3.Connection:
     """The file under a running connection was removed: copy what that connection still sees
     (the unlinked inode) into a new file at `path` and return a connection to it. Raises
-    StorageError when the new file cannot be made; `conn` is left open either way."""
+    StorageError when the new file cannot be made, or when another file now stands at `path`
+    (an operator's restore is never overwritten); `conn` is left open either way."""
+    if path.exists():
+        raise StorageError(Fault.GONE, path, "replaced by another file; new records are refused")
     log.error("%s database file removed under the running node: %s; restoring it from the open handle", what, path)
     prepare(path)
     new = connect(path, synchronous)
@@ -379,9 +382,11 @@ class Books:
                 return
 
     def _commit(self, jobs: list[_Job]) -> None:
-        if self._watch.gone() and not self._restore():
-            self._failed(jobs, StorageError(Fault.GONE, self.path, "new records are refused"))
-            return
+        if self._watch.gone():
+            refused = self._restore()
+            if refused is not None:
+                self._failed(jobs, refused)
+                return
         results: list[Any] = []
         try:
             with self._lock, transaction(self._conn):
@@ -400,12 +405,15 @@ class Books:
         for job, result in zip(jobs, results, strict=True):
             job.future.set_result(result)
 
-    def _restore(self) -> bool:
+    def _restore(self) -> StorageError | None:
+        """Rebuild the removed file from this handle; the error to answer writes with if not."""
         try:
             new = restore(self._conn, self.path, self._synchronous, self.what)
         except StorageError as err:
-            log.error("%s store could not be restored: %s", self.what, err)
-            return False
+            if self.fault is not Fault.GONE:
+                log.error("%s store could not be restored: %s", self.what, err)
+            detail = err.detail if "refused" in err.detail else "new records are refused"
+            return StorageError(Fault.GONE, self.path, detail)
         old, self._conn = self._conn, new
         with contextlib.suppress(sqlite3.Error):
             old.close()
@@ -413,7 +421,7 @@ class Books:
         self.restored = datetime.now(UTC).isoformat(timespec="seconds")
         if self._on_restored is not None:
             self._on_restored()
-        return True
+        return None
 
     def _failed(self, jobs: list[_Job], err: BaseException) -> None:
         if is_fault(err):

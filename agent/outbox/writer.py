@@ -403,7 +403,8 @@ class Writer:
         except storage.StorageError as err:
             if self.fault is not storage.Fault.GONE:
                 log.error("outbox could not be restored (%s); puts wait, nothing is answered stored", err)
-            self.disk_full, self.fault, self.fault_detail = True, storage.Fault.GONE, "new records are refused"
+            self.disk_full, self.fault = True, storage.Fault.GONE
+            self.fault_detail = err.detail if "refused" in err.detail else "new records are refused"
             self._count("storage_gone")
             return False
         old, self._conn = self._conn, new

@@ -215,6 +215,17 @@ def test_an_outbox_that_cannot_be_rebuilt_refuses_puts_and_says_removed(tmp_path
     folder.unlink()
 
 
+def test_an_outbox_replaced_under_the_node_is_not_overwritten(tmp_path):
+    db = tmp_path / "lane-1.db"
+    with Outbox(db, "lane-1", put_timeout_s=0.5) as outbox:
+        outbox.put("scan", {"n": 0})
+        db.unlink()
+        db.write_bytes(b"an operator's file")  # e.g. a restore from backup, done while the node runs
+        with pytest.raises(StorageFullError, match="replaced by another file"):
+            outbox.put("scan", {"n": 1})
+    assert db.read_bytes() == b"an operator's file"
+
+
 def test_a_gate_db_removed_while_running_is_rebuilt(tmp_path):
     path = tmp_path / "gate.db"
     settings = GateSection(lane="lane-1", state_path=path)
