@@ -34,6 +34,8 @@ def _add_fleet(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heartbeat-every", type=args_.positive_float, default=30.0, metavar="S", help="heartbeat period per node")
     p.add_argument("--shared-subscription", metavar="GROUP",
                    help="the platform probe subscribes through $share/GROUP/ (as a scaled-out platform would)")
+    p.add_argument("--mqtt-version", choices=["5", "3.1.1"], default="5",
+                   help="protocol of every node and the probe (3.1.1 for RabbitMQ 3.10's MQTT plugin; default 5)")
     p.add_argument("--no-live", action="store_true", help="no live panel (logs and CI)")
 
 
@@ -57,7 +59,7 @@ def _run_fleet(args: argparse.Namespace) -> int:
         processes=args.processes, restart_at_s=args.restart_broker_at, restart_down_s=args.restart_down,
         report_dir=args.report, site=args.site, seed=args.seed, commands_per_s=args.commands_per_s,
         gate_every_s=args.gate_every, task_every_s=args.task_every, heartbeat_every_s=args.heartbeat_every,
-        shared_group=args.shared_subscription, live=not args.no_live and console.is_terminal,
+        shared_group=args.shared_subscription, mqtt_version=args.mqtt_version, live=not args.no_live and console.is_terminal,
         argv=["portedge", *sys.argv[1:]],
     )
     try:

@@ -43,6 +43,7 @@ class NodeSettings:
     site: str = "fleet"
     keepalive_s: int = 30
     session_expiry_s: int = 3600
+    mqtt_version: str = "5"  # "3.1.1" for brokers without MQTT 5 (RabbitMQ 3.10's plugin)
     inflight: int = 20
     gate_every_s: float = 30.0
     task_every_s: float = 20.0
@@ -90,14 +91,18 @@ class FleetNode:
         self.state_topic = str(Topic(settings.site, node, Kind.STATE))
         self.cmd_filter = node_filter(settings.site, node, Kind.CMD)
 
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=node, protocol=mqtt.MQTTv5,
-                        reconnect_on_failure=False)
+        v5 = settings.mqtt_version == "5"
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=node, protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+                        reconnect_on_failure=False, **({} if v5 else {"clean_session": False}))
         c.max_inflight_messages_set(settings.inflight)
         c.connect_timeout = 2.0
         c.will_set(self.state_topic, self._state("lost"), qos=1, retain=True)
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = settings.session_expiry_s
-        c.connect_async(settings.host, settings.port, settings.keepalive_s, clean_start=False, properties=props)
+        if v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = settings.session_expiry_s
+            c.connect_async(settings.host, settings.port, settings.keepalive_s, clean_start=False, properties=props)
+        else:
+            c.connect_async(settings.host, settings.port, settings.keepalive_s)
         c.on_connect, c.on_disconnect = self._on_connect, self._on_disconnect
         c.on_message, c.on_publish = self._on_message, self._on_publish
         loop.attach(c)

@@ -37,7 +37,7 @@ COMMAND_TTL_S = 30.0
 
 class PlatformProbe:
     def __init__(self, host: str, port: int, site: str, *, rng: random.Random, shared_group: str | None = None,
-                 client_id: str = "fleet-platform"):
+                 client_id: str = "fleet-platform", mqtt_version: str = "5"):
         self.site, self._rng = site, rng
         self._lock = threading.Lock()
         self.node_ms: list[float] = []
@@ -61,7 +61,9 @@ class PlatformProbe:
         self._filters = [(prefix + site_filter(site, Kind.EVT), 1), (prefix + site_filter(site, Kind.RES), 1),
                          (site_filter(site, Kind.STATE), 1)]  # retained states are never sent to a share
         self._task_numbers = Counter()
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self._v5 = mqtt_version == "5"
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                        protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311, **({} if self._v5 else {"clean_session": False}))
         c.max_inflight_messages_set(100)
         c.reconnect_delay_set(1, 2)
         c.on_connect, c.on_message, c.on_disconnect = self._on_connect, self._on_message, self._on_disconnect
@@ -69,9 +71,12 @@ class PlatformProbe:
         self._client, self._host, self._port = c, host, port
 
     def start(self, timeout: float = 10.0) -> None:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = 3600
-        self._client.connect(self._host, self._port, 30, clean_start=False, properties=props)
+        if self._v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+            self._client.connect(self._host, self._port, 30, clean_start=False, properties=props)
+        else:
+            self._client.connect(self._host, self._port, 30)
         self._client.loop_start()
         if not self.connected.wait(timeout):
             self.stop()

@@ -54,6 +54,7 @@ class FleetConfig:
     heartbeat_every_s: float = 30.0
     ramp_s: float | None = None  # default: 1 s per 250 nodes
     shared_group: str | None = None
+    mqtt_version: str = "5"  # "3.1.1" for a broker without MQTT 5 (RabbitMQ 3.10's plugin)
     #: a running broker the run may restart but must not close (the test fixture); else one is started
     broker: Mosquitto | None = None
     live: bool = True
@@ -79,7 +80,8 @@ def _proc_figures(pid: int) -> tuple[int | None, float | None]:
 def _specs(config: FleetConfig, host: str, port: int) -> list[WorkerSpec]:
     ramp = config.ramp_s if config.ramp_s is not None else max(1.0, config.nodes / 250)
     settings = NodeSettings(host=host, port=port, site=config.site, gate_every_s=config.gate_every_s,
-                            task_every_s=config.task_every_s, heartbeat_every_s=config.heartbeat_every_s, ramp_s=ramp)
+                            task_every_s=config.task_every_s, heartbeat_every_s=config.heartbeat_every_s, ramp_s=ramp,
+                            mqtt_version=config.mqtt_version)
     workers = max(1, config.processes)
     lanes = [f"lane-{i:04d}" for i in range(1, config.lanes + 1)]
     pdas = [f"pda-{i:04d}" for i in range(1, config.pdas + 1)]
@@ -127,7 +129,8 @@ def run_fleet(config: FleetConfig, console=None) -> dict:
     if config.restart_at_s is not None and broker is None:
         raise ValueError("--restart-broker-at needs a broker this command starts (leave out --broker)")
     load_start = os.getloadavg()
-    probe = PlatformProbe(host, port, config.site, rng=random.Random(config.seed), shared_group=config.shared_group)
+    probe = PlatformProbe(host, port, config.site, rng=random.Random(config.seed), shared_group=config.shared_group,
+                          mqtt_version=config.mqtt_version)
     try:
         probe.start()
         return _run(config, broker, url, host, port, probe, load_start, console)
