@@ -5,6 +5,7 @@ whole task, and checks what the screen shows. Prints one JSON line; exits 1 on a
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import sys
 from pathlib import Path
@@ -168,6 +169,8 @@ async def script(app, demo):
         expect(app, "logged out", "Driver login", "Not logged in")
         if buzzes[:2] != [WRONG_MS, RIGHT_MS]:  # wrong location, then the right one
             failures.append(f"vibration patterns not as answered: {buzzes}")
+        if gc.get_freeze_count() < 1000:  # the app froze its start-up objects a second after start
+            failures.append(f"start-up objects not frozen: {gc.get_freeze_count()}")
         states = [(e.body.task_id, e.body.state) for e in demo.recorder.sent if e.type == "task_update"]
         mine = [s for tid, s in states if tid == "T-1042"]
         if mine != ["ASSIGNED", "ACCEPTED", "AT_SOURCE", "PICKED", "DELIVERED", "COMPLETED"]:
