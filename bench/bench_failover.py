@@ -92,12 +92,22 @@ def main() -> int:
     if find_rabbitmq() is None:
         print("rabbitmq-server is not installed (apt-get install rabbitmq-server)", file=sys.stderr)
         return 2
-    results, boots = [], []
-    for k in range(args.kills):
+    results, boots, boot_failures = [], [], []
+    k = 0
+    while len(results) < args.kills and len(boot_failures) < 3:
         with tempfile.TemporaryDirectory(prefix="portedge-failover-") as tmp:
-            with RabbitCluster(size=3, workdir=Path(tmp) / "cluster") as cluster:
+            try:
+                cluster = RabbitCluster(size=3, workdir=Path(tmp) / "cluster").start()
+            except (RuntimeError, TimeoutError) as err:  # counted and said, never hidden
+                boot_failures.append(str(err)[:200])
+                print(f"cluster boot failed: {boot_failures[-1]}", flush=True)
+                continue
+            try:
                 boots.append(cluster.boot_seconds)
                 result = asyncio.run(one_kill(cluster, Path(tmp), args.rate, seed=k))
+            finally:
+                cluster.close()
+        k += 1
         results.append(result)
         print(f"kill {k + 1}: publishing again after {result['failover_s']:.2f} s via {result['to']} "
               f"(baseline put-to-receipt {result['baseline_s'] * 1000:.1f} ms; cluster boot {boots[-1]:.0f} s)",
@@ -106,7 +116,8 @@ def main() -> int:
     base = statistics.median(r["baseline_s"] for r in results)
     print(f"failover over {len(times)} kills: p50 {percentile(times, 0.5):.2f} s, p99 {percentile(times, 0.99):.2f} s, "
           f"max {max(times):.2f} s; baseline put-to-receipt p50 {base * 1000:.1f} ms "
-          f"(failover p50 = {percentile(times, 0.5) / base:.0f}x); cluster boot median {statistics.median(boots):.0f} s")
+          f"(failover p50 = {percentile(times, 0.5) / base:.0f}x); cluster boot median {statistics.median(boots):.0f} s, "
+          f"boot failures {len(boot_failures)}")
     return 0
 
 

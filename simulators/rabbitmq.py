@@ -9,8 +9,9 @@ majority of nodes remains.
 
 Boot: every node starts at once (the server script from RabbitMQ's lib folder, run directly:
 the /usr/sbin wrapper switches user), each is waited for with a real MQTT CONNECT, then nodes
-2..N join node 1 (`stop_app`, `join_cluster`, `start_app`, as one `rabbitmqctl eval`). Not classic_config peer
-discovery: with a parallel boot the client-id tracker split and refused every CONNECT.
+2..N join node 1 one after the other (`stop_app`, `join_cluster`, `start_app`, as one
+`rabbitmqctl eval`). Not classic_config peer discovery: with a parallel boot the client-id
+tracker split and refused every CONNECT.
 Always fresh data folders: a restart from old ones took minutes.
 
 `kill(i)` is SIGKILL (a broker host dying); `close()` ends every process this object started,
@@ -26,7 +27,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,15 +128,12 @@ class RabbitCluster:
             for node in self.nodes:
                 self._wait_mqtt(node, began + self.boot_timeout_s)
             self.phases["up"] = time.monotonic() - began
-            # joins in parallel: each is three rabbitmqctl calls, an Erlang VM start each
+            # one join at a time: two at once hung (both rabbitmqctl calls past 120 s, once in 5 boots)
             errors: list[str] = []
-            threads = [threading.Thread(target=self._join, args=(n, errors)) for n in self.nodes[1:]]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            if errors:
-                raise RuntimeError("; ".join(errors))
+            for node in self.nodes[1:]:
+                self._join(node, errors)
+                if errors:
+                    raise RuntimeError("; ".join(errors))
             self.phases["joined"] = time.monotonic() - began
             for node in self.nodes:
                 self._wait_mqtt(node, began + self.boot_timeout_s)

@@ -126,7 +126,8 @@ def test_run_is_ready_observable_and_stops_cleanly(sig, mosquitto, tmp_path):
             assert code == 200
             for name in ("portedge_link_connected 1.0", 'portedge_outbox_rows{class="telemetry"}',
                          'portedge_device_state{device="cam-plate",kind="camera",state="online"} 1.0',
-                         "portedge_publishes_total", "portedge_puback_seconds_bucket"):
+                         "portedge_publishes_total", "portedge_puback_seconds_bucket",
+                         f'portedge_link_broker{{url="mqtt://lane-7:***@127.0.0.1:{mosquitto.port}"}} 1.0'):
                 assert name in exposition, name
             assert get(f"{base}/nowhere")[0] == 404
             promtool = shutil.which("promtool")
@@ -139,6 +140,7 @@ def test_run_is_ready_observable_and_stops_cleanly(sig, mosquitto, tmp_path):
             status = subprocess.run([sys.executable, "-m", "agent", "status", "--config", str(tmp_path / config)],
                                     capture_output=True, text=True, cwd="/", timeout=30)
             assert "RUNNING (pid" in status.stdout and "last heartbeat" in status.stdout, status.stdout + status.stderr
+            assert f"link connected to mqtt://lane-7:***@127.0.0.1:{mosquitto.port}" in status.stdout, status.stdout
             children = descendants(proc.pid)
 
             took, code = stop_and_time(proc, sig)
