@@ -18,8 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.ops.procs import wait_for_line
+
 ROOT = Path(__file__).resolve().parents[2]
 LONG_RUNNING = {"run", "pda", "sim"}
+#: what each long-running command prints once it runs (and Ctrl-C is handled)
+READY = {"run": "Ctrl-C stops", "sim lane": "run the lane with", "sim pda": "Ctrl-C stops",
+         "sim platform": "Ctrl-C stops"}
 
 
 def commands(doc: Path, prefix: str) -> list[list[str]]:
@@ -40,11 +45,18 @@ def _run(argv: list[str], cwd: Path) -> None:
     if argv[0] in LONG_RUNNING and "--duration" not in argv:
         proc = subprocess.Popen(command, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)
-        time.sleep(4.0)
-        assert proc.poll() is None, f"{argv} ended early: {proc.communicate()[1][-2000:]}"
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-        assert proc.returncode == 0, f"{argv}: {err[-2000:]}"
+        try:
+            seen = wait_for_line(proc.stdout, READY[argv[0] if argv[0] != "sim" else " ".join(argv[:2])], 90)
+            time.sleep(2.0)  # running, not just started
+            assert proc.poll() is None, f"{argv} ended early: {proc.communicate()[1][-2000:]}"
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.communicate()
+        out = seen + out
+        assert proc.returncode == 0, f"{argv} exit {proc.returncode}: {err[-2000:]}"
     else:
         done = subprocess.run(command, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=120)
         out, err = done.stdout, done.stderr
