@@ -107,7 +107,9 @@ def check_sequence(tokens) -> int:
                 closes += 1
                 assert not safety and not photocell_broken and not exit_, (safety, photocell_broken, exit_)
             if isinstance(action, ev.OpenBarrier):
-                d = decided or (lane.tx.decision if lane.tx else None)
+                # the decision in force after this event (a staff release overrides an earlier
+                # deny); the one before it when the event ended the transaction
+                d = (lane.tx.decision if lane.tx else None) or decided
                 assert d is not None and d.allow, "open without an allowing decision"
             if isinstance(action, ev.RecordTransaction):
                 recorded.append(action.transaction.transaction_id)
@@ -149,3 +151,10 @@ def test_guard_never_drives_down_onto_a_blocked_lane(steps):
         if out.green:
             assert last is not None and last.open_limit and not last.estop
         assert not (out.barrier_open and out.barrier_close)
+
+
+def test_a_staff_release_after_a_staff_deny_opens_on_the_staff_decision():
+    """Found by hypothesis: the check once read the deny from before the release."""
+    tokens = [ev.Safety(False), ev.Photocell(False), ev.Approach(True), _good("plate", PLATE), _good("container", BAD_CHECK),
+              ev.StaffDeny("G1", "no papers"), ev.StaffRelease("ops", "papers found")]
+    check_sequence(tokens)
