@@ -2,7 +2,7 @@
 `agent.tasks.Board` on a temporary SQLite file, fed three tasks as the platform would send
 them, with a recorder that keeps updates in memory and a platform that accepts PIN 1234.
 
-Only for demos and screenshots: a real PDA records through the outbox (see agent/cli/pda.py).
+Only for demos and screenshots: a real PDA records through the outbox (see pda_app/cli.py).
 """
 
 from __future__ import annotations

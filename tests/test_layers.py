@@ -1,7 +1,10 @@
 """The import direction holds: agent/ never imports the app, the simulators or the firmware
-stubs (at import time: the `demo` and `sim` command modules load simulators lazily)."""
+stubs, neither by an import statement nor by a module name in a string (importlib). The one
+place agent/ names them is the command registry (agent/cli/main.py `COMMANDS`): `sim`, `demo`
+and `pda` live above agent/ and are imported by name only when run."""
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +26,44 @@ def test_agent_never_imports_a_layer_above_it():
     offenders = {str(p.relative_to(ROOT)): sorted(_top_level_imports(p) & FORBIDDEN)
                  for p in (ROOT / "agent").rglob("*.py") if _top_level_imports(p) & FORBIDDEN}
     assert offenders == {}
+
+
+#: a string that names a module above agent/ ("pda_app.core", "simulators.cli:run", ...)
+_NAMES_ABOVE = re.compile(r"^(pda_app|simulators|firmware_stubs)(\.\w+)*(:\w+)?$")
+
+
+def _registry_strings(tree: ast.Module) -> set[int]:
+    """ids of the string constants inside the `COMMANDS = {...}` assignment."""
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
+            if any(isinstance(t, ast.Name) and t.id == "COMMANDS" for t in targets) and node.value:
+                return {id(n) for n in ast.walk(node.value) if isinstance(n, ast.Constant)}
+    return set()
+
+
+def test_agent_names_no_layer_above_it_in_a_string_except_the_command_registry():
+    offenders = []
+    for path in (ROOT / "agent").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        allowed = _registry_strings(tree) if path == ROOT / "agent/cli/main.py" else set()
+        offenders += [f"{path.relative_to(ROOT)}:{n.lineno}: {n.value}" for n in ast.walk(tree)
+                      if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                      and _NAMES_ABOVE.match(n.value) and id(n) not in allowed]
+    assert offenders == []
+
+
+def test_the_string_check_sees_an_importlib_call():
+    tree = ast.parse('import importlib\nimportlib.import_module("pda_app.core")\n')
+    assert [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+            and isinstance(n.value, str) and _NAMES_ABOVE.match(n.value)] == ["pda_app.core"]
+
+
+def test_the_command_registry_names_pda_and_the_simulators_above_agent():
+    from agent.cli.main import COMMANDS
+
+    assert {name: module for name, (module, _help) in COMMANDS.items() if _NAMES_ABOVE.match(module)} == {
+        "pda": "pda_app.cli", "sim": "simulators.cli", "demo": "simulators.demo"}
 
 
 def test_firmware_stubs_use_only_the_agents_codecs_contract_config_and_clock():

@@ -3,7 +3,8 @@ registers itself through `COMMANDS` (name -> "module:function"); modules are imp
 when their command runs, so a gate station never imports Kivy or the simulators' extras.
 
 A command module provides `add_arguments(parser)` and `run(args) -> int` (the exit code).
-`sim` and `demo` live in simulators/: agent/ names them but never imports them itself.
+`sim` and `demo` live in simulators/, `pda` in pda_app/: agent/ names them here, as data, and
+never imports them itself (tests/test_layers.py).
 
 No traceback reaches a user: `main` turns every error into one line on stderr and an exit
 code — 2 for usage and config errors (`FILE: key.path: reason` lines), 1 for run-time
@@ -32,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("agent.cli.status", "print a node's health from its local database"),
     "staff-pin": ("agent.cli.staff_pin", "print a [[console.staff]] entry with a clerk's PIN hashed"),
     "audit": ("agent.cli.audit", "check a gate's audit log, or export a date range for customs"),
-    "pda": ("agent.cli.pda", "start the forklift PDA app"),
+    "pda": ("pda_app.cli", "start the forklift PDA app"),
     # the simulators ship in the same distribution; named here, imported only when run
     "sim": ("simulators.cli", "simulators: lane hardware, platform, scenarios, fleets"),
     "demo": ("simulators.demo", "run a whole simulated port on one machine"),

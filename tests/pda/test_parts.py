@@ -160,7 +160,7 @@ def test_android_starting_point_stages_the_app_and_names_what_it_imports(tmp_pat
     assert "NOT BUILT IN CI" in (tmp_path / "buildozer.spec").read_text()
     wanted = {r.split("==")[0] for r in spec["app"]["requirements"].split(",")}
     assert {"ttf", "txt"} <= set(spec["app"]["source.include_exts"].split(","))
-    code = ("import sys, agent.cli.main, agent.cli.pda, agent.config.load, pda_app.core, pda_app.scanners; "
+    code = ("import sys, agent.cli.main, pda_app.cli, agent.config.load, pda_app.core, pda_app.scanners; "
             "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
     imported = set(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                                   check=True).stdout.split())

@@ -1,8 +1,9 @@
 """`portedge pda --config examples/pda.toml`: start the forklift PDA app (Kivy), running the
 agent core (outbox, link, task board, scanners) in-process on the app's asyncio loop.
 
-Lives in agent/cli but imports `pda_app` only inside `run`, so a gate station never imports
-Kivy (agent modules themselves never import pda_app).
+Registered in agent/cli/main.py's `COMMANDS` the way the simulator commands are: agent/ names
+this module as data and never imports it. Kivy is imported only inside `run`, so
+`portedge --help` works without the `[pda]` extra and `portedge pda` explains what to install.
 """
 
 from __future__ import annotations
@@ -45,8 +46,6 @@ def _positive(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    import importlib
-
     from agent.config.load import load
     from agent.errors import ConfigError
     from agent.node_lock import NodeLock
@@ -55,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if config.node.role != "pda":
         raise ConfigError(str(args.config), [("node.role", f"is {config.node.role!r}; `portedge pda` needs role = \"pda\"")])
     _need("kivy")  # before anything starts: "install portedge[pda]" (agent.cli.main)
-    headless = importlib.import_module("pda_app.headless")
-    fonts = importlib.import_module("pda_app.fonts")
+    from pda_app import fonts, headless
+
     try:
         fonts.find_cjk_font()
     except fonts.CjkFontMissing as err:
@@ -66,15 +65,15 @@ def run(args: argparse.Namespace) -> int:
     # `portedge --debug pda ...` also shows Kivy's own log (cli.main takes --debug off argv first)
     headless.prepare(offscreen=args.offscreen, size=(int(width), int(height)), debug="--debug" in sys.argv[1:])
     headless.configure_window()
-    core_mod = importlib.import_module("pda_app.core")
-    app_mod = importlib.import_module("pda_app.app")
+    from pda_app.app import PdaApp
+    from pda_app.core import PdaCore
 
     async def main() -> None:
-        core = core_mod.PdaCore(config)
+        core = PdaCore(config)
         if args.lang:
             core.presenter.lang = args.lang
         await core.start()
-        app = app_mod.PdaApp(core.presenter)
+        app = PdaApp(core.presenter)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C and SIGTERM close the app like its own exit
             loop.add_signal_handler(sig, app.stop)
