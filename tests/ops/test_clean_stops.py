@@ -5,6 +5,7 @@ Figures (time to stop, processes left) are printed; run with -s to see them."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import signal
@@ -39,6 +40,16 @@ def _until(predicate, timeout: float, what: str):
     raise AssertionError(f"{what} did not happen within {timeout} s")
 
 
+def _kill_all(proc, also: set[int] = frozenset()) -> None:
+    """After a failure: the process, its group, and children in sessions of their own."""
+    for pid in (descendants(proc.pid) | set(also)):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def _lane_nodes(pid: int) -> set[int]:
     found = set()
     for child in descendants(pid):
@@ -69,8 +80,7 @@ def test_demo_stops_its_lane_nodes_and_removes_its_work_folder(command, sig, tmp
         took, code = stop_and_time(proc, sig)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_all(proc)
     left = left_after(everyone | nodes, max(0.0, 5.0 - took))
     print(f"{command} stopped by {sig.name} in {took:.2f} s, processes left: {len(left)}")
     assert code == (130 if sig == signal.SIGINT else 143)
@@ -94,8 +104,7 @@ def test_sim_lane_with_its_node_stops(sig, mosquitto, tmp_path):
         took, code = stop_and_time(proc, sig)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_all(proc)
     left = left_after(everyone | nodes, max(0.0, 5.0 - took))
     print(f"sim lane stopped by {sig.name} in {took:.2f} s, processes left: {len(left)}")
     assert code == 0 and took < 5.0 and left == set()
@@ -111,8 +120,7 @@ def test_sim_platform_stops(sig, mosquitto, tmp_path):
         took, code = stop_and_time(proc, sig)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_all(proc)
     print(f"sim platform stopped by {sig.name} in {took:.2f} s, processes left: {len(left_after({proc.pid}, 0))}")
     assert code == 0 and took < 5.0
 
@@ -130,8 +138,7 @@ def test_sim_fleet_stops_its_workers_and_its_broker(sig, tmp_path):
         took, code = stop_and_time(proc, sig)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_all(proc)
     left = left_after(everyone, max(0.0, 5.0 - took))
     print(f"sim fleet stopped by {sig.name} in {took:.2f} s, processes left: {len(left)}")
     assert code in (0, 1, 130) and took < 5.0 and left == set()
@@ -155,8 +162,7 @@ def test_pda_app_stops_and_closes_its_outbox(sig, mosquitto, tmp_path):
         took, code = stop_and_time(proc, sig)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_all(proc)
     left = left_after(everyone, max(0.0, 5.0 - took))
     print(f"pda stopped by {sig.name} in {took:.2f} s, processes left: {len(left)}")
     assert code == 0, proc.stderr.read()[-2000:]
@@ -175,8 +181,7 @@ def test_sim_pda_stops(sig, mosquitto, tmp_path):
         took, code = stop_and_time(proc, sig)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_all(proc)
     left = left_after(everyone, max(0.0, 5.0 - took))
     print(f"sim pda stopped by {sig.name} in {took:.2f} s, processes left: {len(left)}")
     assert code == 0 and took < 5.0 and left == set()
