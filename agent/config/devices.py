@@ -120,7 +120,9 @@ class GateIo(_SerialDevice):
 
     kind: Literal["gate_io"]
     unit_id: int = Field(default=1, ge=1, le=247)
-    poll_hz: float = Field(default=20.0, gt=0, le=200)
+    poll_hz: float = Field(default=20.0, gt=0, le=200, description="input polls a second while anything can move")
+    idle_poll_hz: float = Field(default=4.0, gt=0, le=200, description="input polls a second while the lane is at rest "
+                                "(barrier down, loops and beam clear); at most poll_hz, and fast enough for the watchdog")
     timeout_s: float = Field(default=0.2, gt=0)
     map: GateIoMap = Field(default_factory=GateIoMap)
 

@@ -1,9 +1,14 @@
 """Gate lane I/O: a Modbus RTU digital I/O module (ADAM-4000 class) wired to the lane's loops,
 barrier limits, photocell, e-stop, barrier motor and lights.
 
-The driver polls the discrete inputs (FC02) at `poll_hz` through pymodbus's async client and
-emits an `IoInputs` snapshot whenever one changes; the polling also keeps the module's
-communication watchdog fed. The gate workflow drives the outputs with `set_outputs(...)`
+The driver polls the discrete inputs (FC02) through pymodbus's async client and emits an
+`IoInputs` snapshot whenever one changes; the polling also keeps the module's communication
+watchdog fed. It polls at `poll_hz` (20 Hz) whenever anything can move or is about to: the
+barrier off its closed limit, a loop or the beam occupied, e-stop, stale inputs, or an output
+written in the last poll. A lane at rest (barrier down on its limit, every loop and the beam
+clear) is polled at `idle_poll_hz` (4 Hz): nothing there needs a reaction faster than a truck
+rolls onto the approach loop, and 4 Hz still feeds a 2 s controller watchdog eight times over
+(docs/gate.md, "Polling rate"). The gate workflow drives the outputs with `set_outputs(...)`
 (FC05 per coil, FC15 when all four are written together).
 
 Fail-safe reading: a read that fails makes the lane look dangerous, not clear: `safety` and
@@ -48,6 +53,13 @@ class IoInputs:
     estop: bool
     stale: bool = False  # True when made up after a failed read (fail-safe values)
 
+    @property
+    def at_rest(self) -> bool:
+        """Barrier down on its limit, every loop and the beam clear, e-stop healthy, read fresh:
+        nothing can move and nothing is waiting to."""
+        return (self.closed_limit and not self.open_limit and not self.stale and not self.estop
+                and not (self.approach or self.safety or self.exit or self.photocell_broken))
+
     def unsafe_to_close(self) -> str:
         if self.stale:
             return "inputs unknown (module not answering)"
@@ -86,6 +98,7 @@ class GateIoDriver(Driver):
         }
         self._first_input = min(self._input_addrs.values())
         self._input_count = max(self._input_addrs.values()) - self._first_input + 1
+        self._wrote = asyncio.Event()  # an output was written: poll fast from now on
 
     # -- port ------------------------------------------------------------------------------
     def _make_client(self) -> AsyncModbusSerialClient | AsyncModbusTcpClient:
@@ -131,15 +144,26 @@ class GateIoDriver(Driver):
 
     # -- inputs ----------------------------------------------------------------------------
     async def serve(self) -> None:
-        period = 1.0 / self.config.poll_hz
+        fast = 1.0 / self.config.poll_hz
+        idle = max(fast, 1.0 / self.config.idle_poll_hz)
         failed = 0
+        loop = asyncio.get_running_loop()
         while not self.stopping:
-            started = asyncio.get_running_loop().time()
+            started = loop.time()
+            self._wrote.clear()
             state, detail = await self._poll_once()
             failed = 0 if state == "online" else failed + 1
             if failed >= MAX_FAILED_POLLS:
                 await self._fail(state, detail)
-            await asyncio.sleep(max(0.0, period - (asyncio.get_running_loop().time() - started)))
+            if self._wrote.is_set() or not self.inputs.at_rest:
+                await asyncio.sleep(max(0.0, fast - (loop.time() - started)))
+                continue
+            self.count("idle_polls")
+            try:  # at rest: wait the idle period, or less if the lane writes an output
+                async with asyncio.timeout(max(0.0, idle - (loop.time() - started))):
+                    await self._wrote.wait()
+            except TimeoutError:
+                pass
 
     async def _poll_once(self) -> tuple[str, str]:
         """Read the inputs once; emit on change. Returns (status it suggests, detail)."""
@@ -219,6 +243,7 @@ class GateIoDriver(Driver):
         wanted = {addr: value for addr, value in wanted.items() if value is not None}
         if not wanted:
             return
+        self._wrote.set()
         if self.client is None:
             raise DeviceOffline(f"{self.name}: not open")
         addrs = sorted(wanted)

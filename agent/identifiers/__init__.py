@@ -1,14 +1,44 @@
 """Identifiers of the port, checked and normalised: each parser returns a `Checked` (a value
-or a reason), never raises on bad input, never guesses a correction."""
+or a reason), never raises on bad input, never guesses a correction.
 
-from agent.identifiers.awb import check_awb, format_awb
-from agent.identifiers.container import check_container
-from agent.identifiers.gs1 import check_sscc, parse_gs1
-from agent.identifiers.location import LocationChecker, check_location
-from agent.identifiers.plate import PROVINCES, PlateChecker, check_plate
-from agent.identifiers.result import Checked
+The names below load on first use (PEP 562): a gate lane checks plates and containers and never
+pays for GS1, whose parser (biip) brings about 15 MB of decoded tables with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: name -> the module under agent.identifiers that holds it
+_HOME = {
+    "Checked": "result",
+    "check_awb": "awb", "format_awb": "awb",
+    "check_container": "container",
+    "check_sscc": "gs1", "parse_gs1": "gs1",
+    "LocationChecker": "location", "check_location": "location",
+    "PROVINCES": "plate", "PlateChecker": "plate", "check_plate": "plate",
+}
 
 __all__ = [
     "Checked", "check_awb", "format_awb", "check_container", "check_sscc", "parse_gs1",
     "LocationChecker", "check_location", "PROVINCES", "PlateChecker", "check_plate",
 ]
+assert set(__all__) == set(_HOME)
+
+if TYPE_CHECKING:
+    from agent.identifiers.awb import check_awb, format_awb
+    from agent.identifiers.container import check_container
+    from agent.identifiers.gs1 import check_sscc, parse_gs1
+    from agent.identifiers.location import LocationChecker, check_location
+    from agent.identifiers.plate import PROVINCES, PlateChecker, check_plate
+    from agent.identifiers.result import Checked
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'agent.identifiers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"agent.identifiers.{home}"), name)
+    globals()[name] = value
+    return value

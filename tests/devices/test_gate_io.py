@@ -223,11 +223,12 @@ def test_one_dead_module_does_not_stall_another_and_it_recovers():
 
 def test_polling_feeds_the_watchdog_and_silence_trips_it():
     async def main():
-        async with lane(watchdog_s=0.3, serve=False) as (controller, driver, sink):
+        # a lane at rest is polled at the idle rate: 10 Hz feeds this 0.3 s watchdog
+        async with lane(watchdog_s=0.3, serve=False, idle_poll_hz=10) as (controller, driver, sink):
             await driver.set_outputs(red=False, green=True)
             poller = asyncio.create_task(driver.serve())
             try:
-                await until(lambda: driver.counters["polls"] >= 30, what="polls")  # ~0.6 s at 50 Hz
+                await until(lambda: driver.counters["idle_polls"] >= 8, what="idle polls")  # ~0.8 s at 10 Hz
                 assert not controller.model.watchdog_tripped and controller.model.green
             finally:
                 poller.cancel()
@@ -266,5 +267,23 @@ def test_a_module_that_refuses_the_reads_is_in_error():
         finally:
             await driver.close()
             await controller.stop()
+
+    asyncio.run(main())
+
+
+def test_a_lane_at_rest_is_polled_at_the_idle_rate_and_anything_moving_brings_the_fast_rate_back():
+    async def main():
+        # idle every 10 s: a wait that long would miss every deadline below
+        async with lane(idle_poll_hz=0.1) as (controller, driver, sink):
+            await until(lambda: driver.counters["idle_polls"] >= 1, what="an idle poll")
+            polls = driver.counters["polls"]
+            await driver.set_outputs(barrier_open=True)  # an output wakes the poll at once
+            await until(lambda: sink.inputs()[-1].open_limit, what="open limit seen without the idle wait")
+            idle = driver.counters["idle_polls"]
+            await until(lambda: driver.counters["polls"] >= polls + 10, what="fast polls while the barrier is up")
+            assert driver.counters["idle_polls"] == idle
+            controller.model.truck_arrives()
+            await until(lambda: sink.inputs()[-1].approach, what="approach event")
+            assert driver.counters["idle_polls"] == idle  # a truck at the lane is never polled slowly
 
     asyncio.run(main())
