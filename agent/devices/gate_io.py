@@ -5,10 +5,10 @@ The driver polls the discrete inputs (FC02) through pymodbus's async client and 
 `IoInputs` snapshot whenever one changes; the polling also keeps the module's communication
 watchdog fed. It polls at `poll_hz` (20 Hz) whenever anything can move or is about to: the
 barrier off its closed limit, a loop or the beam occupied, e-stop, stale inputs, or an output
-written in the last poll. A lane at rest (barrier down on its limit, every loop and the beam
-clear) is polled at `idle_poll_hz` (4 Hz): nothing there needs a reaction faster than a truck
-rolls onto the approach loop, and 4 Hz still feeds a 2 s controller watchdog eight times over
-(docs/gate.md, "Polling rate"). The gate workflow drives the outputs with `set_outputs(...)`
+written in the last poll. A lane at rest for REST_AFTER_S (barrier down on its limit, every
+loop and the beam clear, no output written) is polled at `idle_poll_hz` (4 Hz): nothing there
+needs a reaction faster than a truck rolls onto the approach loop, and 4 Hz still feeds a 2 s
+controller watchdog eight times over (docs/gate.md, "Polling rate"). The gate workflow drives the outputs with `set_outputs(...)`
 (FC05 per coil, FC15 when all four are written together).
 
 Fail-safe reading: a read that fails makes the lane look dangerous, not clear: `safety` and
@@ -38,6 +38,9 @@ from agent.errors import DeviceRefusedError, UnsafeCommandError
 from agent.interfaces import DeviceSink
 
 MAX_FAILED_POLLS = 3
+#: seconds a lane must stay at rest (no write, nothing on a loop) before it is polled slowly:
+#: a truck creeping onto the approach loop makes it chatter, and every bounce must be seen
+REST_AFTER_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,7 @@ class GateIoDriver(Driver):
         idle = max(fast, 1.0 / self.config.idle_poll_hz)
         failed = 0
         loop = asyncio.get_running_loop()
+        rest_since: float | None = None
         while not self.stopping:
             started = loop.time()
             self._wrote.clear()
@@ -156,6 +160,10 @@ class GateIoDriver(Driver):
             if failed >= MAX_FAILED_POLLS:
                 await self._fail(state, detail)
             if self._wrote.is_set() or not self.inputs.at_rest:
+                rest_since = None
+            elif rest_since is None:
+                rest_since = started
+            if rest_since is None or started - rest_since < REST_AFTER_S:
                 await asyncio.sleep(max(0.0, fast - (loop.time() - started)))
                 continue
             self.count("idle_polls")

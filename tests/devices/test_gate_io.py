@@ -13,6 +13,7 @@ from pymodbus.client import AsyncModbusTcpClient
 
 from agent.config.devices import GateIo, GateIoMap
 from agent.contract.node import DeviceStatus
+from agent.devices import gate_io
 from agent.devices.base import DeviceOffline
 from agent.devices.gate_io import GateIoDriver, IoInputs
 from agent.devices.supervisor import Supervisor
@@ -221,7 +222,9 @@ def test_one_dead_module_does_not_stall_another_and_it_recovers():
     asyncio.run(main())
 
 
-def test_polling_feeds_the_watchdog_and_silence_trips_it():
+def test_polling_feeds_the_watchdog_and_silence_trips_it(monkeypatch):
+    monkeypatch.setattr(gate_io, "REST_AFTER_S", 0.1)
+
     async def main():
         # a lane at rest is polled at the idle rate: 10 Hz feeds this 0.3 s watchdog
         async with lane(watchdog_s=0.3, serve=False, idle_poll_hz=10) as (controller, driver, sink):
@@ -271,7 +274,9 @@ def test_a_module_that_refuses_the_reads_is_in_error():
     asyncio.run(main())
 
 
-def test_a_lane_at_rest_is_polled_at_the_idle_rate_and_anything_moving_brings_the_fast_rate_back():
+def test_a_lane_at_rest_is_polled_at_the_idle_rate_and_anything_moving_brings_the_fast_rate_back(monkeypatch):
+    monkeypatch.setattr(gate_io, "REST_AFTER_S", 0.2)
+
     async def main():
         # idle every 10 s: a wait that long would miss every deadline below
         async with lane(idle_poll_hz=0.1) as (controller, driver, sink):
