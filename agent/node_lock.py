@@ -21,14 +21,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.errors import LocalError
+from agent.errors import NodeAlreadyRunning
 
 #: a `status` reading the file holds a shared lock for an instant; a start waits this long for it
 ACQUIRE_WAIT_S = 2.0
-
-
-class NodeAlreadyRunning(LocalError):
-    """Another process holds this storage's lock."""
 
 
 def lock_path(storage_path: str | Path) -> Path:

@@ -39,7 +39,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from agent.errors import LocalError
+from agent.errors import OperatorError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Fault(StrEnum):
     IO = "i/o error"
 
 
-class StorageError(LocalError):
+class StorageError(OperatorError):
     """A store cannot be opened or written. `fault` says why, `path` which file."""
 
     def __init__(self, fault: Fault, path: Path | str, detail: str = ""):

@@ -38,12 +38,12 @@ def test_the_integration_guide_lists_every_refusal():
 
 
 def test_the_listener_refuses_only_with_the_contracts_statuses_and_names():
-    """Read every `Rejected(status, "name", ...)` (and the busy answer) the listener's code can
+    """Read every `PushRejected(status, "name", ...)` (and the busy answer) the listener's code can
     raise: each must be in the contract, and each contract entry must be raised somewhere."""
     raised = set()
     for path in ANSWERING:
         text = path.read_text(encoding="utf-8")
-        raised |= {(int(status), name) for status, name in re.findall(r'Rejected\((\d{3}), "(\w+)"', text)}
+        raised |= {(int(status), name) for status, name in re.findall(r'PushRejected\((\d{3}), "(\w+)"', text)}
     raised.add((503, "busy"))  # busy_answer(): sent before a request is read
     documented = {(e.status, e.error) for e in PUSH_ERRORS}
     assert raised == documented, f"undocumented: {sorted(raised - documented)}; never sent: {sorted(documented - raised)}"

@@ -13,7 +13,8 @@ from ulid import ULID
 from agent.contract import broker, topics
 from agent.contract.devices import Scan
 from agent.contract.envelope import Command, Envelope, new_id
-from agent.contract.topics import Kind, Topic, TopicError
+from agent.contract.topics import Kind, Topic
+from agent.errors import TopicError
 
 _segment = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 

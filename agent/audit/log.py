@@ -29,14 +29,10 @@ from typing import Any
 
 from agent.audit.chain import GENESIS, Entry, check_entry, seal
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.errors import LocalError
+from agent.errors import AuditFullError
 
 log = logging.getLogger(__name__)
 TAIL_BYTES = 65536  # an entry is far smaller; the head is in the last one
-
-
-class AuditFullError(LocalError):
-    """The audit writer is that far behind (disk stalled or full): the entry was not sealed."""
 
 
 class AuditLog:

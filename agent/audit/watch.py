@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agent.audit.log import AuditFullError, AuditLog
+from agent.audit.log import AuditLog
 from agent.contract.gate import GateTransaction, LaneEvent
+from agent.errors import AuditFullError
 
 log = logging.getLogger(__name__)
 Observer = Callable[[str, BaseModel], None]

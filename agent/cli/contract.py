@@ -56,7 +56,7 @@ def run(args) -> int:
     fmt = _format_for(args)
     if fmt in ("acl", "mosquitto"):
         from agent.contract import broker
-        from agent.contract.topics import TopicError
+        from agent.errors import TopicError
 
         if not args.site:
             print(f"portedge contract: --format {fmt} needs --site SITE (the node config's node.site)",

@@ -5,7 +5,7 @@ Theory of operation: one request per connection (`Connection: close` on every an
 `feed(data)` hands the bytes to h11 and judges the request as soon as it can: the request
 line and headers as soon as they are complete (method, path, framing, length, type), the
 body while it arrives (Content-Length or chunked, never over `max_body`). It returns the
-whole body once the message has ended, None while more is needed, and raises `Rejected`
+whole body once the message has ended, None while more is needed, and raises `PushRejected`
 (status, counter, reason) for anything refused. `feed(b"")` says the peer closed its side.
 `answer(status, payload)` returns the bytes of the JSON answer.
 
@@ -21,20 +21,13 @@ import json
 import h11
 
 from agent.contract.camera import JSON_TYPES, MAX_BODY_BYTES, MAX_HEADER_BYTES, PATHS
+from agent.errors import PushRejected
 
-__all__ = ["JSON_TYPES", "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "PATHS", "PostReader", "Rejected"]
+__all__ = ["JSON_TYPES", "MAX_BODY_BYTES", "MAX_HEADER_BYTES", "PATHS", "PostReader", "PushRejected"]
 
 REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 405: b"Method Not Allowed",
            408: b"Request Timeout", 411: b"Length Required", 413: b"Content Too Large",
            415: b"Unsupported Media Type", 422: b"Unprocessable Content", 503: b"Service Unavailable"}
-
-
-class Rejected(Exception):
-    """A post we answer with an error status; `counter` names what went wrong."""
-
-    def __init__(self, status: int, counter: str, reason: str):
-        super().__init__(reason)
-        self.status, self.counter, self.reason = status, counter, reason
 
 
 class PostReader:
@@ -55,21 +48,21 @@ class PostReader:
                 raise self._refusal(err) from None
             if event is h11.NEED_DATA:
                 if not data:
-                    raise Rejected(400, "bad_request", "connection closed before the request was complete")
+                    raise PushRejected(400, "bad_request", "connection closed before the request was complete")
                 return None
             if isinstance(event, h11.Request):
                 self._request = event
                 if head_size(event) > self._max_head:  # h11 bounds only an incomplete head
-                    raise Rejected(400, "headers_too_big", f"request line and headers over {self._max_head} bytes")
+                    raise PushRejected(400, "headers_too_big", f"request line and headers over {self._max_head} bytes")
                 check_request(event, self._max_body)
             elif isinstance(event, h11.Data):
                 self._body += event.data
                 if len(self._body) > self._max_body:
-                    raise Rejected(413, "too_big", f"body over {self._max_body} bytes")
+                    raise PushRejected(413, "too_big", f"body over {self._max_body} bytes")
             elif isinstance(event, h11.EndOfMessage):
                 return bytes(self._body)
             else:  # ConnectionClosed (or PAUSED) before the message ended
-                raise Rejected(400, "bad_request", "connection closed before the request was complete")
+                raise PushRejected(400, "bad_request", "connection closed before the request was complete")
 
     def continue_now(self) -> bytes:
         """`100 Continue` once, if the camera sent `Expect: 100-continue` and waits for it
@@ -78,11 +71,11 @@ class PostReader:
             return self._h11.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue"))
         return b""
 
-    def _refusal(self, err: h11.RemoteProtocolError) -> Rejected:
+    def _refusal(self, err: h11.RemoteProtocolError) -> PushRejected:
         if self._request is None and err.error_status_hint == 431:
-            return Rejected(400, "headers_too_big", f"request line and headers over {self._max_head} bytes")
+            return PushRejected(400, "headers_too_big", f"request line and headers over {self._max_head} bytes")
         reason = str(err) or "malformed request"
-        return Rejected(400, "bad_request", reason[:200])
+        return PushRejected(400, "bad_request", reason[:200])
 
     def answer(self, status: int, payload: dict, allow: str | None = None) -> bytes:
         """The response bytes (h11 frames them when it can; after a protocol error, by hand)."""
@@ -120,17 +113,17 @@ def check_request(request: h11.Request, max_body: int = MAX_BODY_BYTES) -> None:
     """Everything about a request that can be judged before its body."""
     method, path = request.method.decode("ascii", "replace"), request.target.split(b"?", 1)[0]
     if method != "POST":
-        raise Rejected(405, "bad_method", f"{method[:20]} not allowed; POST a read to /read")
+        raise PushRejected(405, "bad_method", f"{method[:20]} not allowed; POST a read to /read")
     if path.decode("ascii", "replace") not in PATHS:
-        raise Rejected(404, "bad_path", f"no such path {path[:80].decode('ascii', 'replace')!r}; POST to /read")
+        raise PushRejected(404, "bad_path", f"no such path {path[:80].decode('ascii', 'replace')!r}; POST to /read")
     headers = {name: value for name, value in request.headers}  # h11 lower-cases the names
     if b"content-length" in headers and b"transfer-encoding" in headers:
-        raise Rejected(400, "bad_request", "both Content-Length and Transfer-Encoding: send one")
+        raise PushRejected(400, "bad_request", "both Content-Length and Transfer-Encoding: send one")
     if b"content-length" not in headers and b"transfer-encoding" not in headers:
-        raise Rejected(411, "no_length", "Content-Length (or a chunked body) required")
+        raise PushRejected(411, "no_length", "Content-Length (or a chunked body) required")
     length = int(headers.get(b"content-length", b"0"))  # h11 checked: digits, at most 20
     if length > max_body:
-        raise Rejected(413, "too_big", f"body of {length} bytes is over {max_body}")
+        raise PushRejected(413, "too_big", f"body of {length} bytes is over {max_body}")
     kind = headers.get(b"content-type", b"application/json").split(b";", 1)[0].strip().lower()
     if kind.decode("ascii", "replace") not in JSON_TYPES:
-        raise Rejected(415, "not_json", f"Content-Type {kind[:40].decode('ascii', 'replace')!r} is not JSON")
+        raise PushRejected(415, "not_json", f"Content-Type {kind[:40].decode('ascii', 'replace')!r} is not JSON")

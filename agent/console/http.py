@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
+from agent.errors import RemoteError
+
 log = logging.getLogger(__name__)
 MAX_HEAD = 8 * 1024
 REASONS = {200: "OK", 204: "No Content", 303: "See Other", 400: "Bad Request", 401: "Unauthorized",
@@ -208,7 +210,9 @@ class HttpServer:
         await writer.drain()
 
 
-class _Refused(Exception):
+class _Refused(RemoteError):
+    """A browser request the console answers with an error status (the client is at fault)."""
+
     def __init__(self, status: int, counter: str):
         super().__init__(counter)
         self.status, self.counter = status, counter

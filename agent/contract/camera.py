@@ -2,7 +2,7 @@
 
 The OpenAPI document (docs/camera-openapi.yaml, `portedge contract --format openapi`) is
 generated from this module; agent/devices/camera.py and agent/codecs/camera_post.py answer
-with these statuses and error names only (a test reads their `Rejected(...)` calls).
+with these statuses and error names only (a test reads their `PushRejected(...)` calls).
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from agent.errors import TopicError
+
 PREFIX = "portedge"
 VERSION = "v1"
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -42,10 +44,6 @@ PUBLISHER = {
     Kind.RSP: "platform",
     Kind.CMD: "platform",
 }
-
-
-class TopicError(ValueError):
-    """A topic string or segment does not follow the layout."""
 
 
 def check_segment(value: str, what: str) -> str:

@@ -21,14 +21,9 @@ from typing import Any, ClassVar
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.contract.node import DeviceStatus
-from agent.errors import PortEdgeError
 from agent.interfaces import DeviceSink
 
 log = logging.getLogger(__name__)
-
-
-class DeviceOffline(PortEdgeError, OSError):
-    """The device's port is gone or the device stopped answering."""
 
 
 class Driver:

@@ -35,11 +35,12 @@ import logging
 from pydantic import ValidationError
 
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.codecs.camera_post import MAX_HEADER_BYTES, PostReader, Rejected, busy_answer
+from agent.codecs.camera_post import MAX_HEADER_BYTES, PostReader, busy_answer
 from agent.config.devices import Camera
 from agent.contract.camera import CameraPost
 from agent.contract.devices import CameraRead
-from agent.devices.base import DeviceOffline, Driver
+from agent.devices.base import Driver
+from agent.errors import DeviceOffline, PushRejected
 from agent.interfaces import DeviceSink
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class CameraDriver(Driver):
             post = PostReader()
             try:
                 status, answer = 200, await self._handle(reader, writer, post)
-            except Rejected as no:
+            except PushRejected as no:
                 self.count(no.counter)
                 status, answer = no.status, {"ok": False, "error": no.counter, "reason": no.reason}
                 log.info("camera %s: rejected a post (%s): %s", self.name, status, no.reason)
@@ -172,15 +173,15 @@ class CameraDriver(Driver):
                     if body is None and (go_on := post.continue_now()):
                         writer.write(go_on)
         except TimeoutError:
-            raise Rejected(408, "timeout", f"request not complete within {self.read_timeout_s}s") from None
+            raise PushRejected(408, "timeout", f"request not complete within {self.read_timeout_s}s") from None
         except (ConnectionError, OSError):
-            raise Rejected(400, "bad_request", "connection failed before the request was complete") from None
+            raise PushRejected(400, "bad_request", "connection failed before the request was complete") from None
         read = self._to_read(body)
         try:
             await self.emit(read)
         except Exception as err:  # noqa: BLE001 - whatever failed, the camera must hear "not stored"
             log.warning("camera %s: read not stored: %s", self.name, err)
-            raise Rejected(503, "not_stored", f"read not stored: {type(err).__name__}") from err
+            raise PushRejected(503, "not_stored", f"read not stored: {type(err).__name__}") from err
         self.count("reads")
         return {"ok": True}
 
@@ -188,14 +189,14 @@ class CameraDriver(Driver):
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise Rejected(400, "bad_json", f"body is not JSON: {err}") from None
+            raise PushRejected(400, "bad_json", f"body is not JSON: {err}") from None
         except RecursionError:
-            raise Rejected(400, "bad_json", "body is not JSON: nested too deep") from None
+            raise PushRejected(400, "bad_json", "body is not JSON: nested too deep") from None
         try:
             post = CameraPost.model_validate(data)
         except ValidationError as err:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in err.errors())
-            raise Rejected(422, "bad_schema", problems) from None
+            raise PushRejected(422, "bad_schema", problems) from None
         return CameraRead(
             device=self.name,
             target=post.target or self.config.target,

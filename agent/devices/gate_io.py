@@ -33,8 +33,8 @@ from pymodbus.exceptions import ModbusException
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.devices import GateIo
-from agent.devices.base import DeviceOffline, Driver
-from agent.errors import DeviceRefusedError, UnsafeCommandError
+from agent.devices.base import Driver
+from agent.errors import DeviceOffline, DeviceRefusedError, UnsafeCommandError
 from agent.interfaces import DeviceSink
 
 MAX_FAILED_POLLS = 3

@@ -28,9 +28,8 @@ from agent.codecs import sam
 from agent.codecs.base import Garbled
 from agent.codecs.sam import CardReadFailed
 from agent.config.devices import IdCardReader
-from agent.devices.base import DeviceOffline
 from agent.devices.serial_port import SerialDriver
-from agent.errors import ProtocolError
+from agent.errors import DeviceOffline, ProtocolError
 
 log = logging.getLogger(__name__)
 

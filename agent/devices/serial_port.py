@@ -44,7 +44,8 @@ from typing import Any
 import serial
 
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.devices.base import DeviceOffline, Driver
+from agent.devices.base import Driver
+from agent.errors import DeviceOffline
 from agent.interfaces import DeviceSink
 
 log = logging.getLogger(__name__)

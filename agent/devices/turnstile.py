@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pymodbus.exceptions import ModbusException
 
 from agent.config.devices import Turnstile
-from agent.devices.base import DeviceOffline, Driver
+from agent.devices.base import Driver
 from agent.devices.gate_io import MAX_FAILED_POLLS, GateIoDriver
-from agent.errors import DeviceRefusedError
+from agent.errors import DeviceOffline, DeviceRefusedError
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from agent.errors import CommandExpired
 from agent.gate.events import Inputs
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,6 @@ class BarrierPort(Protocol):
     """The gate I/O driver's output side (agent.devices.gate_io offers this)."""
 
     async def set_outputs(self, *, barrier_open: bool, barrier_close: bool, red: bool, green: bool) -> None: ...
-
-
-class CommandExpired(Exception):
-    """An actuating command reached the barrier after its expiry."""
 
 
 class BarrierGuard:

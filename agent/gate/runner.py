@@ -27,9 +27,9 @@ from typing import Any, Protocol
 from agent import metrics
 from agent.clock import Clock
 from agent.contract.gate import Decision, GateReconcile, LaneEvent, VerifyAnswer, VerifyRequest
-from agent.errors import RequestTimeoutError
+from agent.errors import CommandExpired, InvalidAnswerError, RequestTimeoutError
 from agent.gate import events as ev
-from agent.gate.barrier import SAFE, BarrierGuard, BarrierPort, CommandExpired, Outputs
+from agent.gate.barrier import SAFE, BarrierGuard, BarrierPort, Outputs
 from agent.gate.books import LaneBooks
 from agent.gate.journal import Journal
 from agent.gate.lane import Lane
@@ -167,7 +167,7 @@ class LaneRunner:
         tid = request.transaction_id
         try:
             response = await self.requester.request("gate_verify", request, timeout=self.settings.late_answer_s)
-        except (RequestTimeoutError, TimeoutError):
+        except (RequestTimeoutError, InvalidAnswerError, TimeoutError):  # no usable answer
             self.counters["verify_timeout"] += 1
             await self._run([ev.PlatformTimeout(tid, request)])
             return
@@ -193,7 +193,7 @@ class LaneRunner:
         for request, decision in self.journal.pending_reconcile(self.settings.lane):
             try:
                 response = await self.requester.request("gate_verify", request, timeout=self.settings.verify_s)
-            except (RequestTimeoutError, TimeoutError):
+            except (RequestTimeoutError, InvalidAnswerError, TimeoutError):  # no usable answer
                 break  # still offline: try again later
             if not response.ok or response.body is None:
                 self.counters["reconcile_refused"] += 1

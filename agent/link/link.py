@@ -53,8 +53,8 @@ from agent.contract.broker import MAX_PACKET_BYTES
 from agent.contract.catalog import REQUESTS
 from agent.contract.envelope import Envelope, Response, dump, new_id
 from agent.contract.node import AuditHead, Health, Heartbeat, NodeState
-from agent.contract.topics import Kind, Topic, TopicError, node_filter
-from agent.errors import RequestTimeoutError, StorageFullError
+from agent.contract.topics import Kind, Topic, node_filter
+from agent.errors import InvalidAnswerError, RequestTimeoutError, StorageFullError, TopicError
 from agent.health import assemble
 from agent.link import net
 from agent.link.backoff import Backoff
@@ -466,7 +466,7 @@ class Link:
                 return
             future = self._requests.get(correlation) if isinstance(correlation, str) else None
             if future is not None and not future.done():
-                future.set_exception(RequestTimeoutError(f"{name}: the platform's answer is invalid"))
+                future.set_exception(InvalidAnswerError(f"{name}: the platform's answer is invalid"))
             return
         future = self._requests.get(response.correlation_id)
         if future is None or future.done():

@@ -39,7 +39,7 @@ from agent.contract.personnel import (
     PersonReconcile,
     PersonVerifyAnswer,
 )
-from agent.errors import InvalidCommandError, RequestTimeoutError
+from agent.errors import InvalidAnswerError, InvalidCommandError, RequestTimeoutError
 from agent.interfaces import Recorder, Requester
 from agent.personnel import events as ev
 from agent.personnel import identity
@@ -255,7 +255,7 @@ class PersonnelStation:
     async def _verify(self, request: Any, timeout_s: float) -> None:
         try:
             response = await self.requester.request("person_verify", request, timeout=timeout_s)
-        except (RequestTimeoutError, TimeoutError):
+        except (RequestTimeoutError, InvalidAnswerError, TimeoutError):  # no usable answer
             self.counters["verify_timeout"] += 1
             await self.feed(ev.PlatformTimeout(request.pass_id))
             return
@@ -274,7 +274,7 @@ class PersonnelStation:
         for request, decision in await asyncio.to_thread(self.allow.pending):
             try:
                 response = await self.requester.request("person_verify", request, timeout=self.settings.verify_s)
-            except (RequestTimeoutError, TimeoutError):
+            except (RequestTimeoutError, InvalidAnswerError, TimeoutError):  # no usable answer
                 break
             if not response.ok or response.body is None:
                 self.counters["reconcile_refused"] += 1

@@ -51,14 +51,14 @@ from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import PdaSection
 from agent.contract.envelope import Command, body_as
 from agent.contract.tasks import ExceptionReason, ScanEvidence, Task, TaskCancel, TaskUpdate
-from agent.errors import InvalidCommandError, PortEdgeError
+from agent.errors import IllegalTransition, InvalidCommandError, PortEdgeError
 from agent.identifiers import LocationChecker, check_awb
 from agent.interfaces import Recorder, Requester
 from agent.tasks.messages import text as message
 from agent.tasks.scans import ScanRules, read_piece
 from agent.tasks.session import DriverSession
 from agent.tasks.store import TaskRow, TaskStore
-from agent.tasks.table import NEW, VISIBLE, WORKING, Act, Ev, IllegalTransition, step
+from agent.tasks.table import NEW, VISIBLE, WORKING, Act, Ev, step
 from agent.tasks.views import BoardChange, DriverView, LoginResult, Notice, ScanResult, TaskView
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from agent.contract.tasks import TaskState
+from agent.errors import IllegalTransition
 
 FINAL: frozenset[str] = frozenset({"COMPLETED", "CANCELLED", "REASSIGNED"})
 #: states the driver's list shows (EXCEPTION stays until the platform withdraws it), in order
@@ -59,12 +60,6 @@ class Act(StrEnum):
 class Step:
     state: TaskState  # never NEW
     actions: tuple[Act, ...]
-
-
-class IllegalTransition(Exception):
-    def __init__(self, state: str, event: str):
-        self.state, self.event = state, event
-        super().__init__(f"{event} is not possible in state {state}")
 
 
 _WITHDRAW = {

@@ -28,7 +28,8 @@ from paho.mqtt.properties import Properties
 from agent.contract.envelope import Command, new_id, utc_now
 from agent.contract.gate import LaneMode, Reread
 from agent.contract.tasks import Task, TaskCancel
-from agent.contract.topics import Kind, Topic, TopicError, site_filter
+from agent.contract.topics import Kind, Topic, site_filter
+from agent.errors import TopicError
 from simulators.fleet.loop import no_delay
 from simulators.fleet.stats import percentiles
 

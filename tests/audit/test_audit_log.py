@@ -9,9 +9,9 @@ import random
 import pytest
 
 from agent.audit import GENESIS, AuditLog, seal, verify_lines
-from agent.audit.log import AuditFullError
 from agent.cli.main import main
 from agent.clock import FakeClock
+from agent.errors import AuditFullError
 
 
 def _fill(path, n: int, clock=None) -> AuditLog:

@@ -11,7 +11,8 @@ from codec_helpers import bytewise, cut_at
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.codecs.camera_post import MAX_BODY_BYTES, PostReader, Rejected
+from agent.codecs.camera_post import MAX_BODY_BYTES, PostReader
+from agent.errors import PushRejected
 
 BODY = json.dumps({"text": "CSQU3054383", "confidence": 0.93}).encode()
 SIZED = b"POST /read HTTP/1.1\r\nHost: cam\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
@@ -41,7 +42,7 @@ def test_a_post_read_whole_split_or_byte_by_byte_gives_its_body(request_bytes):
 def test_a_post_cut_short_is_refused_when_the_camera_closes():
     reader = PostReader()
     assert reader.feed(SIZED[:-5]) is None
-    with pytest.raises(Rejected) as no:
+    with pytest.raises(PushRejected) as no:
         reader.feed(b"")
     assert (no.value.status, no.value.counter) == (400, "bad_request")
 
@@ -49,7 +50,7 @@ def test_a_post_cut_short_is_refused_when_the_camera_closes():
 def test_a_chunked_body_over_the_limit_is_refused_while_it_arrives():
     reader = PostReader()
     reader.feed(b"POST /read HTTP/1.1\r\nHost: cam\r\nTransfer-Encoding: chunked\r\n\r\n")
-    with pytest.raises(Rejected) as no:
+    with pytest.raises(PushRejected) as no:
         for _ in range(MAX_BODY_BYTES // 4096 + 2):
             reader.feed(b"1000\r\n" + b" " * 4096 + b"\r\n")
     assert (no.value.status, no.value.counter) == (413, "too_big")
@@ -62,7 +63,7 @@ def test_answers_are_http_with_json_and_close():
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and answer.endswith(b'\r\n\r\n{"ok": true}')
     assert b"connection: close" in answer.lower()
     garbled = PostReader()
-    with pytest.raises(Rejected):
+    with pytest.raises(PushRejected):
         garbled.feed(b"\x00\x01 not http\r\n\r\n")
     answer = garbled.answer(400, {"ok": False}, allow=None)  # after a protocol error too
     assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
@@ -76,7 +77,7 @@ def test_whatever_a_peer_sends_is_a_body_a_wait_or_a_4xx(chunks, close):
         for chunk in [SIZED[:40], *chunks, *([b""] if close else [])]:
             if reader.feed(chunk) is not None:
                 break
-    except Rejected as no:
+    except PushRejected as no:
         assert 400 <= no.status < 500 and no.counter and no.reason
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from agent.config.devices import Camera
 from agent.contract.devices import CameraRead
-from agent.devices.base import DeviceOffline
 from agent.devices.camera import CameraDriver
+from agent.errors import DeviceOffline
 from firmware_stubs.ocr_camera import OcrCamera
 
 

@@ -14,10 +14,9 @@ from pymodbus.client import AsyncModbusTcpClient
 from agent.config.devices import GateIo, GateIoMap
 from agent.contract.node import DeviceStatus
 from agent.devices import gate_io
-from agent.devices.base import DeviceOffline
 from agent.devices.gate_io import GateIoDriver, IoInputs
 from agent.devices.supervisor import Supervisor
-from agent.errors import DeviceRefusedError, UnsafeCommandError
+from agent.errors import DeviceOffline, DeviceRefusedError, UnsafeCommandError
 from firmware_stubs.gate_controller import GateController
 
 M = GateIoMap()

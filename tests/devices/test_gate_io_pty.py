@@ -16,10 +16,9 @@ from pymodbus.client import AsyncModbusSerialClient
 
 from agent.config.devices import GateIo, GateIoMap
 from agent.contract.node import DeviceStatus
-from agent.devices.base import DeviceOffline
 from agent.devices.gate_io import GateIoDriver, IoInputs
 from agent.devices.supervisor import Supervisor
-from agent.errors import UnsafeCommandError
+from agent.errors import DeviceOffline, UnsafeCommandError
 from firmware_stubs.gate_controller import GateController
 from simulators.null_modem import NullModem
 

@@ -8,9 +8,9 @@ import pytest
 
 from agent.contract.gate import RemoteOpen
 from agent.contract.node import DeviceStatus
-from agent.errors import InvalidCommandError
+from agent.errors import CommandExpired, InvalidCommandError
 from agent.gate import events as ev
-from agent.gate.barrier import SAFE, BarrierGuard, CommandExpired, Outputs
+from agent.gate.barrier import SAFE, BarrierGuard, Outputs
 from agent.gate.events import State
 
 from .fakes import Io

@@ -13,7 +13,7 @@ import trustme
 from agent.contract.envelope import MAX_COMMAND_BYTES, utc_now
 from agent.contract.gate import LaneMode
 from agent.contract.topics import Kind, Topic, site_filter
-from agent.errors import InvalidCommandError, RequestTimeoutError
+from agent.errors import InvalidAnswerError, InvalidCommandError, RequestTimeoutError
 from agent.link import Backoff, Link
 from agent.outbox import Outbox
 from simulators.mosquitto import Tls
@@ -163,6 +163,16 @@ def test_request_gets_its_answer_and_times_out_otherwise(mosquitto, collector_fa
         assert response.ok and response.body.allow is True
         with pytest.raises(RequestTimeoutError):
             await link.request("gate_verify", body, 0.3)
+
+        async def answer_garbled():  # the right correlation id, a body the contract refuses
+            await until(lambda: len(platform.payloads("/req/")) == 3, what="third request")
+            req = platform.payloads("/req/")[2]
+            rsp = {"correlation_id": req["correlation_id"], "ok": "perhaps"}
+            await asyncio.to_thread(platform.publish, req["reply_to"], json.dumps(rsp).encode())
+
+        with pytest.raises(InvalidAnswerError) as err:
+            await asyncio.gather(answer_garbled(), link.request("gate_verify", body, 5.0))
+        assert not isinstance(err.value, TimeoutError), "an invalid answer is not a timeout"
         assert outbox.stats().depth == 0, "requests must not sit in the outbox"
 
     run_node(config, scenario)

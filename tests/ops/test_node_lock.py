@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from agent import node_lock
-from agent.node_lock import NodeAlreadyRunning, NodeLock
+from agent.errors import NodeAlreadyRunning
+from agent.node_lock import NodeLock
 
 
 def test_never_ran_running_stopped(tmp_path, monkeypatch):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.tasks.table import FINAL, NEW, TABLE, Act, Ev, IllegalTransition, step
+from agent.errors import IllegalTransition
+from agent.tasks.table import FINAL, NEW, TABLE, Act, Ev, step
 
 
 def test_every_change_of_state_emits_one_update():
