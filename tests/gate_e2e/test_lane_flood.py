@@ -17,7 +17,7 @@ from agent.gate.events import State
 
 from .lane import LANE, LaneSetup, make_truck, until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.attack]  # also in the attack suite (docs/security.md)
 
 CAPS = """
 [storage.caps.control]

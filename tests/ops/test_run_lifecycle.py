@@ -101,6 +101,7 @@ class FakeManager:
         self.sock.close()
 
 
+@pytest.mark.attack  # no secret from the config in a log line or status (docs/security.md)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_run_is_ready_observable_and_stops_cleanly(sig, mosquitto, tmp_path):
     metrics_port = free_port()

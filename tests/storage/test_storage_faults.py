@@ -26,6 +26,8 @@ from tests.tasks.fakes import RecordingRecorder as TaskRecorder
 
 from .conftest import as_other_user, fill
 
+pytestmark = pytest.mark.attack  # storage faults are findings of the attack pass (docs/security.md)
+
 
 def write_config(folder, db, role="gate") -> str:
     path = folder / "node.toml"
