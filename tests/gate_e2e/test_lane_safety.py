@@ -80,7 +80,7 @@ def test_estop_while_opening_stops_the_barrier_and_refuses_remote_opens_until_re
         await lane.arrive(truck)
         await lane.read(truck)
         model = lane.model
-        await until(lambda: model.motion == "opening" or model.open_limit, 10, "the barrier to start opening")
+        await until(lambda: model.motion == "opening" or model.open_limit, 30, "the barrier to start opening")  # wide: a busy machine
         model.set_estop(True)
         await until(lambda: lane.station.guard.estop, 5, "the agent to see the e-stop")
         await asyncio.sleep(0.5)
