@@ -126,10 +126,11 @@ def spawn(rig: LaneRig, root: Path | None) -> None:
     log.close()
 
 
-async def main(flood: int, root: Path | None, wait_s: float) -> None:
+async def main(flood: int, root: Path | None, wait_s: float, commands: str) -> None:
     with Mosquitto(persistence=False) as broker:
         work = Path(tempfile.mkdtemp(prefix="portedge-bench-flood-"))
-        rig = await LaneRig(LANE, SITE, work, broker.url, random.Random(1)).start()
+        extra = f"[commands]\n{commands.replace(',', chr(10))}\n" if commands else ""
+        rig = await LaneRig(LANE, SITE, work, broker.url, random.Random(1), extra_toml=extra).start()
         spawn(rig, root)
         prober = Platform(broker.port, "bench-probe")
         prober.listen()
@@ -137,6 +138,11 @@ async def main(flood: int, root: Path | None, wait_s: float) -> None:
         flooder.listen()
         try:
             await asyncio.sleep(6)  # connect, birth, first polls
+            prober.send("warm-up")  # the node answers: it is subscribed and running
+            for _ in range(300):
+                if "warm-up" in prober.answers:
+                    break
+                await asyncio.sleep(0.1)
             pid = rig.proc.pid
             stop = threading.Event()
             base = await asyncio.to_thread(probe, prober, "base", stop, 0.02, 100)
@@ -180,7 +186,7 @@ async def main(flood: int, root: Path | None, wait_s: float) -> None:
     base_ms, base_kinds = summary(prober, base)
     probe_ms, probe_kinds = summary(prober, probes)
     _, flood_kinds = summary(flooder, flood_corrs)
-    where = f"node from {root}" if root else "node from this checkout"
+    where = (f"node from {root}" if root else "node from this checkout") + (f", [commands] {commands}" if commands else "")
     print(f"command flood: {flood} lane_mode commands ({where}); flood published in {published:.1f} s,"
           f" answers in by {answered_in:.1f} s; node alive after: {alive}")
     print(f"  baseline (no flood), {len(base)} probes: p50 {pct(base_ms, 50):.1f} ms  p99 {pct(base_ms, 99):.1f} ms"
@@ -197,5 +203,6 @@ if __name__ == "__main__":
     parser.add_argument("--flood", type=int, default=10_000)
     parser.add_argument("--root", type=Path, default=None, help="run the node from this checkout")
     parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the flood's answers")
+    parser.add_argument("--commands", default="", help='[commands] settings, e.g. "queue = 16,concurrency = 8"')
     args = parser.parse_args()
-    asyncio.run(main(args.flood, args.root, args.wait))
+    asyncio.run(main(args.flood, args.root, args.wait, args.commands))

@@ -17,9 +17,11 @@ before that moment is refused while it could still be unexpired.
 Bounded: `submit` (the link's entry, on the loop) never waits and never grows without bound.
 At most `[commands] concurrency` commands run at once and `[commands] queue` wait; a command
 beyond that is answered `busy` at once (not run, not remembered: the platform may send it
-again with the same id); busy answers are stored `BUSY_BATCH` at a time by one task, and
-while `BUSY_ANSWERS_AT_ONCE` wait, a further one is counted (`command_busy_unanswered`) and
-not answered.
+again with the same id). One task answers busy commands `BUSY_BATCH` at a time, letting the
+loop (the gate's I/O poll) run between batches; on a link a busy answer goes out without
+the outbox (it is advice, not a record: seq 0, nothing to commit), without one (`send_now`
+not given) it is stored. While `BUSY_ANSWERS_AT_ONCE` wait, a further one is counted
+(`command_busy_unanswered`) and not answered.
 
 Answers go through the outbox (answers class), stored in the same transaction as the
 "answered" record, so a crash can neither lose an answer nor run a command twice after one
@@ -41,7 +43,14 @@ from pydantic import BaseModel, ValidationError
 from agent.clock import Clock
 from agent.config.model import CommandsSection
 from agent.contract.catalog import COMMANDS
-from agent.contract.envelope import MAX_COMMAND_BYTES, Command, ErrorBody, Response, peek_fields
+from agent.contract.envelope import (
+    MAX_COMMAND_BYTES,
+    Command,
+    ErrorBody,
+    Response,
+    dump,
+    peek_fields,
+)
 from agent.contract.topics import Kind, Topic
 from agent.errors import InvalidCommandError, StorageFullError
 from agent.outbox import Outbox
@@ -68,8 +77,10 @@ def _valid_reply_topic(topic: Any, site: str, node: str) -> bool:
 
 class CommandDesk:
     def __init__(self, site: str, node: str, outbox: Outbox, clock: Clock, count: Callable[[str], None],
-                 settings: CommandsSection | None = None):
+                 settings: CommandsSection | None = None,
+                 send_now: Callable[[str, bytes, str], bool] | None = None):
         self._settings = settings or CommandsSection()
+        self._send_now = send_now  # (topic, payload, correlation id) -> sent? ; busy answers skip the outbox
         self._site = site
         self._node = node
         self._outbox = outbox
@@ -146,6 +157,11 @@ class CommandDesk:
                 batch = [self._busy.popleft() for _ in range(min(BUSY_BATCH, len(self._busy)))]
                 self._count_busy(len(batch))
                 reason = f"{self._workers} commands running and {len(self._waiting)} waiting: send it again later"
+                if self._send_now is not None:
+                    for name, peek, props in batch:
+                        self._busy_now(name, peek, props, reason)
+                    await asyncio.sleep(0)  # the loop's other work (the gate's I/O poll) between batches
+                    continue
                 results = await asyncio.gather(
                     *(self._answer_error(name, "busy", reason, peek, props, timeout=5.0) for name, peek, props in batch),
                     return_exceptions=True)
@@ -157,6 +173,17 @@ class CommandDesk:
                         log.error("busy answer failed: %s", result)
         finally:
             self._busy_answering = False
+
+    def _busy_now(self, name: str, peek: dict[str, Any], props: dict[str, Any], reason: str) -> None:
+        """A busy answer is advice (send it again later), not a record: on a link it goes out
+        at once, without the outbox (seq 0, like a request), so a flood costs no commits."""
+        assert self._send_now is not None
+        corr = (peek.get("correlation_id") or _text(props.get("CorrelationData")) or peek.get("id") or "unknown")[:64]
+        response = Response(node=self._node, type=name, correlation_id=corr, ok=False, ts=self._clock.now(),
+                            error=ErrorBody(code="busy", reason=reason))
+        topic = self._reply_topic(name, peek.get("reply_to"), props.get("ResponseTopic"))
+        if not self._send_now(topic, dump(response), corr):
+            self._count("command_busy_unanswered")
 
     def _count_busy(self, n: int) -> None:
         for _ in range(n):

@@ -106,7 +106,7 @@ class Link:
         self._errors: Counter[str] = Counter()
         self._health_sources: list[Callable[[], list[str]]] = []
         self._told_degraded: list[str] | None = None  # the degraded reasons in the last retained state
-        self._desk = CommandDesk(self._site, self._node, outbox, clock, self._count, config.commands)
+        self._desk = CommandDesk(self._site, self._node, outbox, clock, self._count, config.commands, self._send_now)
         self._requests: dict[str, asyncio.Future[Response]] = {}
         self._inflight: set[int] = set()
         self._sent_at: dict[int, float] = {}  # rid -> monotonic time published (PUBACK latency)
@@ -373,6 +373,17 @@ class Link:
                 metrics.PUBACK_SECONDS.observe(now - sent)
         self._outbox.ack(rids)
         self._wake.set()
+
+    def _send_now(self, topic: str, payload: bytes, correlation_id: str) -> bool:
+        """Publish without the outbox (the command desk's busy answers). False when offline."""
+        if not self._connected or self._net is None:
+            return False
+        props = None
+        if self._v5:
+            props = Properties(PacketTypes.PUBLISH)
+            props.CorrelationData = correlation_id.encode()
+        self._net.publish(topic, payload, properties=props)
+        return True
 
     def _properties(self, row: Row) -> Properties | None:
         if not self._v5 or not (row.correlation_id or row.reply_to or row.expires):

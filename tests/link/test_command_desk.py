@@ -209,3 +209,42 @@ def test_a_flood_is_answered_busy_beyond_the_bounded_queue_and_nothing_runs_twic
             outbox.close()
 
     asyncio.run(scenario())
+
+
+def test_on_a_link_busy_answers_go_out_at_once_without_the_outbox(tmp_path):
+    """A busy answer is advice, not a record: no commit, no row, seq 0; still a valid Response."""
+    from agent.config.model import CommandsSection
+    from agent.contract.envelope import Response
+
+    async def scenario() -> None:
+        clock = FakeClock()
+        outbox = Outbox(tmp_path / "o.db", "lane-1", clock=clock)
+        counts: Counter[str] = Counter()
+        sent: list[tuple[str, bytes, str]] = []
+        desk = CommandDesk("yt", "lane-1", outbox, clock, lambda what: counts.update([what]),
+                           CommandsSection(concurrency=1, queue=0),
+                           send_now=lambda topic, payload, corr: sent.append((topic, payload, corr)) is None)
+        release = asyncio.Event()
+
+        async def lane_mode(command):
+            await release.wait()
+
+        desk.register("lane_mode", lane_mode)
+        try:
+            raw = json.loads(_command(clock, "portedge/v1/yt/lane-1/res/lane_mode"))
+            for n in range(5):
+                desk.submit("lane_mode", json.dumps({**raw, "id": f"cmd-{n}", "correlation_id": f"c-{n}"}).encode(), {})
+            for _ in range(50):
+                await asyncio.sleep(0.01)
+                if len(sent) == 4:
+                    break
+            answers = [Response.model_validate_json(payload) for _, payload, _ in sent]
+            assert [(a.correlation_id, a.error.code, a.seq) for a in answers] == [(f"c-{n}", "busy", 0) for n in range(1, 5)]
+            assert {t for t, _, _ in sent} == {"portedge/v1/yt/lane-1/res/lane_mode"}
+            assert outbox.next_batch(10) == [] and counts["command_busy"] == 4
+            release.set()
+        finally:
+            await desk.close()
+            outbox.close()
+
+    asyncio.run(scenario())
