@@ -188,6 +188,11 @@ class GateIoDriver(Driver):
             if reply.isError():
                 self.count("exception_replies")
                 outcome = ("error", f"module refused the read: {reply}")
+            elif len(getattr(reply, "bits", None) or ()) < self._input_count:
+                # a late answer to an earlier request (a coil write) taken for this read's: a failed
+                # poll, not a driver crash (a restart would leave the module unpolled past its watchdog)
+                self.count("mismatched_replies")
+                outcome = ("offline", f"reply does not fit the read: {type(reply).__name__}")
             else:
                 self.count("polls")
                 # RTU reply size on the wire; the supervisor reads "bytes" as proof of life

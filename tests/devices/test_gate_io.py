@@ -291,3 +291,22 @@ def test_a_lane_at_rest_is_polled_at_the_idle_rate_and_anything_moving_brings_th
             assert driver.counters["idle_polls"] == idle  # a truck at the lane is never polled slowly
 
     asyncio.run(main())
+
+
+def test_a_reply_that_does_not_fit_the_read_is_a_failed_poll_not_a_crash(mocker):
+    """Under load a late answer to a coil write was taken for a read's (pymodbus pairs RTU
+    replies by arrival): the driver crashed on it and the restart left the module unpolled
+    past its watchdog. Now it is a failed poll: fail-safe inputs, counted, the driver goes on."""
+    from pymodbus.pdu.bit_message import WriteSingleCoilResponse
+
+    async def main():
+        async with lane(serve=False) as (_controller, driver, _sink):
+            late = WriteSingleCoilResponse(address=16, bits=[True])
+            mocker.patch.object(driver.client, "read_discrete_inputs", new=mocker.AsyncMock(return_value=late))
+            state, detail = await driver._poll_once()
+            assert (state, driver.counters["mismatched_replies"]) == ("offline", 1), detail
+            assert driver.inputs.safety and driver.inputs.photocell_broken, "fail-safe, as a failed read"
+            mocker.stopall()
+            assert (await driver._poll_once())[0] == "online"
+
+    asyncio.run(main())
