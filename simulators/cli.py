@@ -152,11 +152,11 @@ def _serve(sim, args: argparse.Namespace, say, stop=None) -> int:
 def _run_platform(args: argparse.Namespace) -> int:
     from simulators.platform import Ledger, PlatformSim  # lazy on purpose: see the module docstring
 
-    args_.reachable(args.broker)
-    stop = args_.stop_on_signals()
     if args.share and not args.ledger:
         print("error: --share needs --ledger FILE: the members of a group dedupe in one ledger", file=sys.stderr)
         return 2
+    args_.reachable(args.broker)
+    stop = args_.stop_on_signals()
     sim = PlatformSim(args.broker, args.site, ledger=Ledger(args.ledger or ":memory:", consumer=args.client_id),
                       answer_delay_s=args.delay, failure_rate=args.failure_rate, client_id=args.client_id,
                       share_group=args.share, lost_after_s=args.lost_after).start()
