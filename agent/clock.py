@@ -13,9 +13,11 @@ from typing import Protocol
 class Clock(Protocol):
     def monotonic(self) -> float:
         """Seconds from an arbitrary origin; never goes backwards."""
+        ...
 
     def now(self) -> datetime:
         """Wall-clock time, timezone-aware UTC."""
+        ...
 
 
 class SystemClock:

@@ -114,7 +114,7 @@ def explain(err: BaseException) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] in EXTRAS:
-        extra = EXTRAS[err.name.split(".")[0]]
+        extra = EXTRAS[(err.name or "").split(".")[0]]
         print(f"error: this command needs {err.name}, which is not installed: install portedge[{extra}] "
               f"(pip install 'portedge[{extra}]')", file=sys.stderr)
         return 1

@@ -15,6 +15,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    from pydantic import ValidationError
+
     from agent.config.model import StaffMember
     from agent.console.sessions import make_pin_hash
 
@@ -25,7 +27,8 @@ def run(args) -> int:
     try:
         member = StaffMember(badge=args.badge, name=args.name, pin_hash=make_pin_hash(args.badge, pin))
     except ValueError as err:
-        print(f"error: --badge: {err.errors()[0]['msg'] if hasattr(err, 'errors') else err}", file=sys.stderr)
+        why = err.errors()[0]["msg"] if isinstance(err, ValidationError) else err
+        print(f"error: --badge: {why}", file=sys.stderr)
         return 2
     print("[[console.staff]]")
     print(f'badge = "{member.badge}"')

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from agent.config.model import NodeConfig
 from agent.errors import ConfigError
@@ -77,7 +78,7 @@ def parse(text: str, file: str, environ: Mapping[str, str] | None = None) -> Nod
         raise ConfigError(file, problems) from None
 
 
-def _error_path(error: dict[str, Any]) -> str:
+def _error_path(error: ErrorDetails) -> str:
     path = key_path(error["loc"])
     # a bad or missing device kind is the `kind` key's fault, not the whole entry's
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
@@ -85,7 +86,7 @@ def _error_path(error: dict[str, Any]) -> str:
     return path
 
 
-def _reason(error: dict[str, Any]) -> str:
+def _reason(error: ErrorDetails) -> str:
     msg = error["msg"]
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         from agent.config.devices import DEVICE_KINDS

@@ -79,7 +79,7 @@ def _default(field: FieldInfo) -> str:
         return "**required**"
     value = field.default
     if value is PydanticUndefined and field.default_factory is not None:
-        value = field.default_factory()
+        value = field.get_default(call_default_factory=True)
     if value is None:
         return "none"
     if isinstance(value, BaseModel):

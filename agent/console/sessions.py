@@ -46,7 +46,8 @@ def parse_pin_hash(stored: str) -> str | None:
     try:
         scheme, salt_hex, hash_hex = stored.split("$")
         name, n, r, p = scheme.split(":")
-        bytes.fromhex(salt_hex), bytes.fromhex(hash_hex)
+        bytes.fromhex(salt_hex)
+        bytes.fromhex(hash_hex)
         if name != SCHEME or (r, p) != ("8", "1") or int(n) < 2**10 or int(n) & (int(n) - 1):
             raise ValueError
     except ValueError:

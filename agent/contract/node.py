@@ -9,6 +9,8 @@ from pydantic import AwareDatetime, Field
 from agent.contract.envelope import Strict
 
 PriorityClass = Literal["control", "transactional", "telemetry", "answers"]
+#: a device as its driver reports it
+DeviceState = Literal["online", "offline", "error"]
 
 
 class ClassDepth(Strict):
@@ -46,7 +48,7 @@ class DeviceStatus(Strict):
 
     device: str
     kind: str
-    status: Literal["online", "offline", "error"]
+    status: DeviceState
     detail: str = ""
     counters: dict[str, int] = Field(default_factory=dict, description="frames, garbled, reconnects, ...")
 

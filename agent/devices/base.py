@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Any, ClassVar
 
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.contract.node import DeviceStatus
+from agent.contract.node import DeviceState, DeviceStatus
 from agent.interfaces import DeviceSink
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class Driver:
         self.sink = sink
         self.clock = clock
         self.counters: Counter[str] = Counter()
-        self.state: str = "offline"
+        self.state: DeviceState = "offline"
         self.stopping = False  # set by the supervisor before it cancels: loops end on it too
         self.detail: str = "not opened yet"
 
@@ -61,7 +61,7 @@ class Driver:
             device=self.name, kind=self.kind, status=self.state, detail=self.detail, counters=dict(self.counters)
         )
 
-    async def set_status(self, state: str, detail: str = "") -> None:
+    async def set_status(self, state: DeviceState, detail: str = "") -> None:
         if (state, detail) == (self.state, self.detail):
             return
         self.state, self.detail = state, detail

@@ -33,6 +33,7 @@ from pymodbus.exceptions import ModbusException
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.devices import GateIo
+from agent.contract.node import DeviceState
 from agent.devices.base import Driver
 from agent.errors import DeviceOffline, DeviceRefusedError, UnsafeCommandError
 from agent.interfaces import DeviceSink
@@ -137,7 +138,7 @@ class GateIoDriver(Driver):
         if client is not None:
             client.close()
 
-    async def _fail(self, state: str, detail: str) -> None:
+    async def _fail(self, state: DeviceState, detail: str) -> None:
         self.count("offline" if state == "offline" else "errors")
         # the same text the supervisor will report, so its status update is a no-op
         message = f"{self.name}: {detail}"

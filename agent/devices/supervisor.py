@@ -32,6 +32,7 @@ import random
 from collections.abc import Sequence
 
 from agent.clock import SYSTEM_CLOCK, Clock
+from agent.contract.node import DeviceState
 from agent.devices.base import Driver
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ class Supervisor:
         except Exception:  # noqa: BLE001 - closing a broken port may fail; it is gone either way
             log.debug("device %s: close failed", driver.name, exc_info=True)
 
-    async def _report(self, driver: Driver, state: str, detail: str) -> None:
+    async def _report(self, driver: Driver, state: DeviceState, detail: str) -> None:
         try:
             await driver.set_status(state, detail)
         except asyncio.CancelledError:

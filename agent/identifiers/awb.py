@@ -31,6 +31,6 @@ def check_awb(text: str) -> Checked:
 def format_awb(number: str) -> str:
     """'17612345675' -> '176-12345675'. Raises ValueError for anything `check_awb` refuses."""
     checked = check_awb(number)
-    if not checked.ok:
+    if not checked.ok or checked.value is None:
         raise ValueError(checked.reason)
     return f"{checked.value[:3]}-{checked.value[3:]}"

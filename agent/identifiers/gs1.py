@@ -56,7 +56,7 @@ def parse_gs1(text: str) -> Checked:
         if ai in parts:
             return Checked.bad(f"AI ({ai}) appears twice")
         if element.sscc_error or element.gtin_error:
-            return Checked.bad(element.sscc_error or element.gtin_error)
+            return Checked.bad(element.sscc_error or element.gtin_error or "bad check digit")
         parts[ai] = element.value
         if ai.startswith("330") and element.decimal is not None:
             parts["weight_kg"] = str(element.decimal)
