@@ -101,9 +101,9 @@ class NodeRuntime:
         if gate.io and io is None:
             raise ConfigError(source, [("gate.io", f"no device named {gate.io!r}")])
         gate = gate.model_copy(update={"state_path": gate_db(self.config)})  # default: beside the outbox
-        self.audit = AuditLog(sibling_path(self.config, "audit.jsonl"), gate.lane, clock=self.clock)
-        self.recorder.observers.append(AuditWatch(self.audit))
-        self.link.audit_head = lambda: self.audit.head
+        self.audit = audit = AuditLog(sibling_path(self.config, "audit.jsonl"), gate.lane, clock=self.clock)
+        self.recorder.observers.append(AuditWatch(audit))
+        self.link.audit_head = lambda: audit.head
         self.station = GateStation(gate, self.recorder, self.link, port=io, clock=self.clock,
                                    reconcile_every_s=gate.reconcile_s)
         self.link.add_health_source(self.station.storage_reasons)

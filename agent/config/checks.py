@@ -135,8 +135,8 @@ def _gate_references(config: NodeConfig) -> list[Problem]:
 
 def listeners(config: NodeConfig) -> list[tuple[str, str, str]]:
     """(key.path, owner, "host:port") for every socket the node will listen on."""
-    out = [(f"devices[{i}].listen", d.name, d.listen) for i, d in enumerate(config.devices)
-           if getattr(d, "listen", None)]
+    out = [(f"devices[{i}].listen", d.name, listen) for i, d in enumerate(config.devices)
+           if (listen := getattr(d, "listen", None))]
     for name in type(config).model_fields:  # [metrics], [console], and any section added later
         listen = getattr(getattr(config, name), "listen", None)
         if isinstance(listen, str) and listen:

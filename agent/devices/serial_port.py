@@ -63,7 +63,7 @@ class SerialPort:
     def __init__(self, url: str, *, baudrate: int = 9600, bytesize: int = 8, parity: str = "N",
                  stopbits: int = 1, name: str = "serial"):
         self.url = url
-        self.settings = dict(baudrate=baudrate, bytesize=bytesize, parity=parity, stopbits=stopbits)
+        self.settings: dict[str, Any] = dict(baudrate=baudrate, bytesize=bytesize, parity=parity, stopbits=stopbits)
         self.name = name
         self.raw: Any = None  # the pyserial object; tests on loop:// may write into it
         self._inbox: asyncio.Queue[bytes | BaseException] = asyncio.Queue()

@@ -157,7 +157,3 @@ class BarrierGuard:
             return Outputs(barrier_open=False, barrier_close=False)
         return Outputs(barrier_open=False, barrier_close=True)
 
-
-def coils_allow_close(inputs: Inputs | None) -> bool:
-    """The rule in one line, for assertions: a close coil may be on only if this holds."""
-    return inputs is not None and not (inputs.safety or inputs.photocell_broken or inputs.exit or inputs.estop)

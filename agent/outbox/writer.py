@@ -491,11 +491,6 @@ class Writer:
             except RuntimeError:
                 pass  # that loop is closed: its callers are gone
 
-    def _finish(self, req: PutRequest) -> None:
-        req.state = DONE
-        if req.on_done is not None:
-            req.on_done(req)
-
     def _fail_waiting(self, error: BaseException) -> None:
         with self._cond:
             failed = [r for q in self._waiting for r in q if r.state == PENDING]

@@ -14,9 +14,9 @@ Public API (stable; the PDA app's presenter uses only this):
     board.subscribe(callback) -> unsubscribe # callback(BoardChange), called after every change
     board.unsent() -> int                    # transitions not yet committed to the outbox
 
-    await board.login(badge, pin) -> LoginResult     # platform first, cached hash offline
+    await board.login(badge, pin) -> LoginResult     # platform first, cached hash offline; at a shift
+                                                     # change the driver before stays on if it fails
     await board.logout() -> None
-    await board.shift_change(badge, pin) -> LoginResult
     await board.accept(task_id) -> ScanResult        # ASSIGNED -> ACCEPTED, becomes active
     board.select(task_id) -> ScanResult              # make another accepted task active
     await board.scan(text) -> ScanResult             # location / piece / destination label
@@ -148,10 +148,6 @@ class Board:
                 await self._drop_active_if_hidden()
             self._notify(BoardChange(None))
             return result
-
-    async def shift_change(self, badge: str, pin: str) -> LoginResult:
-        """The next driver logs in; the one before stays logged in if the new login fails."""
-        return await self.login(badge, pin)
 
     async def logout(self) -> None:
         async with self._lock:

@@ -12,10 +12,16 @@ from agent.config.model import GateSection
 from agent.contract.devices import CameraRead, Weight
 from agent.contract.gate import Permit, VerifyAnswer
 from agent.gate import events as ev
-from agent.gate.barrier import BarrierGuard, coils_allow_close
+from agent.gate.barrier import BarrierGuard
 from agent.gate.lane import Lane
 
 from .fakes import BAD_CHECK, BOX, OTHER_BOX, PLATE, Io, counter_ids
+
+
+def coils_allow_close(inputs: ev.Inputs | None) -> bool:
+    """The rule in one line, for assertions: a close coil may be on only if this holds."""
+    return inputs is not None and not (inputs.safety or inputs.photocell_broken or inputs.exit or inputs.estop)
+
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 SETTINGS = GateSection(lane="lane-1", scale="scale-1", state_path=":memory:")

@@ -163,7 +163,7 @@ def test_tasks_for_another_driver_are_kept_but_not_shown(rig: Rig):
         await rig.login()
         mine = [v.task_id for v in rig.board.tasks()]
         refused = await rig.board.accept("theirs")
-        await rig.board.shift_change("D2048", "2222")
+        await rig.board.login("D2048", "2222")
         return mine, refused, [v.task_id for v in rig.board.tasks()]
 
     mine, refused, theirs = run(go())

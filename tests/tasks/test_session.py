@@ -110,9 +110,9 @@ def test_a_too_short_pin_is_refused_without_asking(rig: Rig):
 
 def test_shift_change_keeps_the_old_driver_when_the_new_login_fails(rig: Rig):
     run(rig.board.login("D1024", "4711"))
-    failed = run(rig.board.shift_change("D2048", "0000"))
+    failed = run(rig.board.login("D2048", "0000"))
     assert not failed.ok and rig.board.driver.badge == "D1024"
-    done = run(rig.board.shift_change("D2048", "2222"))
+    done = run(rig.board.login("D2048", "2222"))
     assert done.ok and rig.board.driver.badge == "D2048"
 
 
