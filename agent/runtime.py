@@ -144,6 +144,7 @@ class NodeRuntime:
             self._on_scan = self._board_scan
 
     async def _board_scan(self, data: str, device: str) -> None:
+        assert self.board is not None  # installed by _build_board with the board
         result = await self.board.scan(data)
         log.info("scan %r from %s: %s", data, device, result.code)
 

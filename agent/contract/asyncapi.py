@@ -100,11 +100,12 @@ def wire_messages() -> list[WireMessage]:
         out.append(WireMessage(_key(spec.kind, spec.type), spec.kind, spec.topic_name, spec.type, spec.wrapper,
                                spec.summary, (("example", catalog.example_message(spec)),)))
         if spec.kind is Kind.REQ:
-            if spec.answer is None:
+            answer_example = catalog.example_answer(spec)
+            if spec.answer is None or answer_example is None:
                 raise ValueError(f"request {spec.type!r} has no answer model in the catalog")
             out.append(WireMessage(_key(Kind.RSP, spec.type), Kind.RSP, spec.type, spec.type, Response[spec.answer],
                                    f"The platform's answer to {spec.type}.",
-                                   (("example", catalog.example_answer(spec)),)))
+                                   (("example", answer_example),)))
         elif spec.kind is Kind.CMD:
             model = Response[spec.answer] if spec.answer is not None else CommandResult
             out.append(WireMessage(_key(Kind.RES, spec.type), Kind.RES, spec.type, spec.type, model,

@@ -174,7 +174,7 @@ class GateIoDriver(Driver):
             except TimeoutError:
                 pass
 
-    async def _poll_once(self) -> tuple[str, str]:
+    async def _poll_once(self) -> tuple[DeviceState, str]:
         """Read the inputs once; emit on change. Returns (status it suggests, detail)."""
         if self.client is None:
             raise DeviceOffline(f"{self.name}: not open")

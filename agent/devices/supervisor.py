@@ -108,7 +108,7 @@ class Supervisor:
             await self._close(driver)
             await self._report(driver, "offline", "stopped")
 
-    async def _session(self, driver: Driver, reopening: bool) -> tuple[str, str, bool]:
+    async def _session(self, driver: Driver, reopening: bool) -> tuple[DeviceState, str, bool]:
         """One open/serve/close round. Returns the status to report, why, and whether the
         session was healthy (long enough or delivered bytes: the backoff starts over)."""
         try:
@@ -128,6 +128,7 @@ class Supervisor:
         await self._report(driver, "online", "")
         started = self.clock.monotonic()
         bytes_before = driver.counters.get("bytes", 0)
+        state: DeviceState
         try:
             await driver.serve()
             state, detail = "offline", "serve ended"

@@ -74,7 +74,7 @@ class StaffDesk:
             return await self._refused(operator, "correct_container", reason, detail, f"not an ISO 6346 number: {checked.reason}")
         if position not in ("front", "rear", "top", "side", "unknown"):
             return await self._refused(operator, "correct_container", reason, detail, f"no such position {position!r}")
-        detail["number"] = checked.value
+        detail["number"] = checked.value or number
         return await self._run(operator, "correct_container", reason, detail,
                                self._feed_in(CORRECTABLE, ev.CorrectContainer(operator, position, checked.value)))  # type: ignore[arg-type]
 
