@@ -157,3 +157,20 @@ def test_command_expiry():
     cmd = Command[Scan](id="c-1", node="lane-1", type="scan", body=_scan(), reply_to="r", correlation_id="c", expires_at=t)
     assert not cmd.expired(t - timedelta(microseconds=1))
     assert cmd.expired(t)
+
+
+def test_an_id_is_the_crockford_base32_of_its_millisecond_time_and_random_part():
+    """Encoded two characters at a time (a lookup per 10 bits): the time must land in the top
+    48 bits and nothing above bit 127, as a one-character-per-5-bits encoding puts them."""
+    import time
+
+    from agent.contract.envelope import _CROCKFORD
+
+    for _ in range(200):
+        before = time.time_ns() // 1_000_000
+        text = new_id()
+        value = 0
+        for char in text:
+            value = value << 5 | _CROCKFORD.index(char)
+        assert value < 1 << 128 and text[0] in "01234567"
+        assert before <= value >> 80 <= before + 1000  # the time part is this millisecond (or just after)

