@@ -4,7 +4,9 @@ table in agent/personnel/table.py, in the manner of agent/gate/lane.py.
 Theory of operation. `PersonLane.handle(event)` notes a turnstile snapshot first (the passage
 counter's new bodies since the last snapshot, the fire alarm, the tailgate sensor), looks up
 (state, event kind) in the table, runs the rule, then offers `Advance` so pass-through states
-(DECIDED) move on at once. It returns the actions; the runner does them.
+(DECIDED) move on at once. It returns the actions; the runner does them. The table is handed
+in (`PersonLane(settings, TABLE, clock)`), so this file never imports agent/personnel/table.py
+and the table's rules may name the lane without an import circle.
 
 Invariants (property-tested in tests/personnel/test_lane_properties.py):
 - no unlock without an allowing decision: `Unlock` is emitted only by `decided`, only for the
@@ -20,10 +22,10 @@ Never: perform I/O, sleep, or read time other than through the injected clock.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Protocol
 
 from agent.clock import Clock
 from agent.config.personnel import PersonnelSection
@@ -53,9 +55,25 @@ class Pass:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+class Rule(Protocol):
+    """What the lane needs of a table row (agent.personnel.table.Rule)."""
+
+    @property
+    def fn(self) -> Callable[[PersonLane, ev.Event], State]: ...
+
+    @property
+    def targets(self) -> tuple[State, ...]: ...
+
+
+#: (state, event kind) -> the rule; a pair missing is an event ignored in that state
+Table = Mapping[tuple[State, type], Rule]
+
+
 class PersonLane:
-    def __init__(self, settings: PersonnelSection, clock: Clock, new_id: Callable[[], str] = new_id):
+    def __init__(self, settings: PersonnelSection, table: Table, clock: Clock,
+                 new_id: Callable[[], str] = new_id):
         self.settings = settings
+        self.table = table
         self.clock = clock
         self.new_id = new_id
         self.state = State.IDLE
@@ -76,17 +94,15 @@ class PersonLane:
 
     # -- the one entry point -----------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[ev.Action]:
-        from agent.personnel.table import lookup
-
         self._out = []
         self._note(event)
-        rule = lookup(self.state, type(event))
+        rule = self.table.get((self.state, type(event)))
         if rule is None:
             self.counters[f"ignored.{self.state.value}.{type(event).__name__}"] += 1
             return self._out
         self._apply(rule, event)
         for _ in range(MAX_ADVANCE):
-            advance = lookup(self.state, ev.Advance)
+            advance = self.table.get((self.state, ev.Advance))
             if advance is None:
                 break
             before = self.state
@@ -97,7 +113,7 @@ class PersonLane:
             raise RuntimeError(f"personnel table loops on Advance from {self.state}")
         return self._out
 
-    def _apply(self, rule: Any, event: ev.Event) -> None:
+    def _apply(self, rule: Rule, event: ev.Event) -> None:
         self._armed = False
         target = rule.fn(self, event)
         if target not in rule.targets:

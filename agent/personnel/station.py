@@ -46,6 +46,7 @@ from agent.personnel import identity
 from agent.personnel.allowlist import AllowList, PassJournal, open_people_db
 from agent.personnel.lane import PersonLane
 from agent.personnel.privacy import SiteKey
+from agent.personnel.table import TABLE
 
 log = logging.getLogger(__name__)
 _BOOKS = (ev.Record, ev.Alarm, ev.AwaitReconcile)
@@ -66,7 +67,7 @@ class PersonnelStation:
         self.db = open_people_db(settings.state_path)
         self.allow = AllowList(self.db)
         self.journal = PassJournal(self.db)
-        self.lane = PersonLane(settings, clock, new_id)
+        self.lane = PersonLane(settings, TABLE, clock, new_id)
         self.counters: Counter[str] = Counter()
         self.display_text = ""
         self.unlocks: list[str] = []  # pass ids unlocked, in order (for tests and the demo)

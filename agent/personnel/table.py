@@ -272,7 +272,3 @@ TABLE: dict[tuple[State, type], Rule] = {
 
     (S.FREE, ev.Turnstile): Rule(free_turnstile, (S.FREE, S.IDLE), "fire alarm cleared"),
 }
-
-
-def lookup(state: State, kind: type) -> Rule | None:
-    return TABLE.get((state, kind))

@@ -16,6 +16,7 @@ from agent.personnel import events as ev
 from agent.personnel.events import State
 from agent.personnel.lane import PersonLane
 from agent.personnel.privacy import SiteKey
+from agent.personnel.table import TABLE
 
 from .kit import BAD_CHECK, DATED, EXPIRED, T0, VALID, who
 from .kit import settings as make_settings
@@ -25,7 +26,7 @@ KEY = SiteKey(os.urandom(32))
 
 def make(tmp_path, **kw) -> PersonLane:
     ids = iter(f"P{i}" for i in range(10_000))
-    return PersonLane(make_settings(tmp_path, **kw), FakeClock(T0), lambda: next(ids))
+    return PersonLane(make_settings(tmp_path, **kw), TABLE, FakeClock(T0), lambda: next(ids))
 
 
 def of(actions, kind):
