@@ -33,6 +33,7 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from agent import logs, node_lock
     from agent.config.load import load
+    from agent.outbox.store import at_cap_reason, moved_aside_reason
 
     config = load(args.config)  # ConfigError: lines + exit 2 (agent.cli.main)
     redact = logs.Redactor(logs.config_secrets(config))
@@ -72,9 +73,9 @@ def run(args) -> int:
     for name, c in s["classes"].items():
         cap = config.storage.caps[name]
         if name != "telemetry" and (c["rows"] >= cap.max_rows or c["bytes"] >= cap.max_bytes):
-            health["degraded"].append(f"outbox {name} class at its cap ({c['rows']} rows): puts block")
+            health["degraded"].append(at_cap_reason(name, c["rows"]))
     if s["corrupt_moved_to"]:
-        health["degraded"].append(f"outbox database was corrupt, moved aside to {s['corrupt_moved_to']}")
+        health["degraded"].append(moved_aside_reason(s["corrupt_moved_to"]))
     if args.json:
         print(redact(json.dumps(health, indent=2, ensure_ascii=False)))
         return 0 if not health["degraded"] else 1

@@ -66,6 +66,15 @@ class Row:
         return self.topic or _topic(site, node, self.kind, self.name)
 
 
+def at_cap_reason(name: str, rows: int) -> str:
+    """The degraded reason for a class at its cap (health and `portedge status` say it alike)."""
+    return f"outbox {name} class at its cap ({rows} rows): puts block"
+
+
+def moved_aside_reason(moved_to: str) -> str:
+    return f"outbox database was corrupt, moved aside to {moved_to}"
+
+
 @dataclass
 class OutboxStats:
     rows: dict[str, int]
@@ -92,12 +101,12 @@ class OutboxStats:
         elif self.storage_fault:
             reasons.append(f"outbox {self.storage_fault}")
         for name in self.at_cap:
-            reasons.append(f"outbox {name} class at its cap ({self.rows[name]} rows): puts block")
+            reasons.append(at_cap_reason(name, self.rows[name]))
         for name, count in self.waiting.items():
             if count and name not in self.at_cap and not self.disk_full:
                 reasons.append(f"outbox {name}: {count} puts waiting")
         if self.corrupt_moved_to:
-            reasons.append(f"outbox database was corrupt, moved aside to {self.corrupt_moved_to}")
+            reasons.append(moved_aside_reason(self.corrupt_moved_to))
         return reasons
 
 
