@@ -32,8 +32,7 @@ class BadgeReaderDriver(SerialDriver):
     async def _take(self, events: list) -> None:
         for event in events:
             if isinstance(event, Garbled):
-                self.count("garbled")
-                self.count("garbled_bytes", len(event.data))
+                self.count_garbled(event)
             elif isinstance(event, wiegand.BadParity):
                 self.count("bad_parity")
                 log.info("device %s: badge line with bad parity dropped", self.name)

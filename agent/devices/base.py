@@ -20,6 +20,7 @@ from collections import Counter
 from typing import Any, ClassVar
 
 from agent.clock import SYSTEM_CLOCK, Clock
+from agent.codecs.base import Garbled
 from agent.contract.node import DeviceState, DeviceStatus
 from agent.interfaces import DeviceSink
 
@@ -55,6 +56,12 @@ class Driver:
 
     def count(self, what: str, n: int = 1) -> None:
         self.counters[what] += n
+
+    def count_garbled(self, event: Garbled) -> None:
+        """Bytes the codec skipped while resynchronising: counted and logged, never raised."""
+        self.counters["garbled"] += 1
+        self.counters["garbled_bytes"] += len(event.data)
+        log.debug("device %s: garbled %s: %r", self.name, event.reason, event.data[:64])
 
     def status_model(self) -> DeviceStatus:
         return DeviceStatus(

@@ -50,8 +50,7 @@ class IdCardReaderDriver(SerialDriver):
     def _take(self, events: list) -> None:
         for event in events:
             if isinstance(event, Garbled):
-                self.count("garbled")
-                self.count("garbled_bytes", len(event.data))
+                self.count_garbled(event)
             else:
                 self._frames.append(event)
 

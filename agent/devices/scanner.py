@@ -12,14 +12,10 @@ This module must never interpret what a scan means (that is the workflow's job).
 
 from __future__ import annotations
 
-import logging
-
 from agent.codecs.base import Garbled
 from agent.codecs.scanner_plain import PlainScannerDecoder
 from agent.contract.devices import Scan
 from agent.devices.serial_port import SerialDriver
-
-log = logging.getLogger(__name__)
 
 
 class PlainScannerDriver(SerialDriver):
@@ -39,9 +35,7 @@ class PlainScannerDriver(SerialDriver):
     async def _handle(self, events: list) -> None:
         for event in events:
             if isinstance(event, Garbled):
-                self.count("garbled")
-                self.count("garbled_bytes", len(event.data))
-                log.debug("device %s: garbled %s: %r", self.name, event.reason, event.data[:64])
+                self.count_garbled(event)
                 continue
             self.count("scans")
             await self.emit(Scan(device=self.name, data=event.data, symbology=event.symbology,

@@ -56,9 +56,7 @@ class SsiScannerDriver(SerialDriver):
 
     def _count_garbled(self, events: list) -> None:
         for event in events:
-            self.count("garbled")
-            self.count("garbled_bytes", len(event.data))
-            log.debug("device %s: garbled %s: %r", self.name, event.reason, event.data[:64])
+            self.count_garbled(event)
 
     async def on_bytes(self, data: bytes) -> None:
         for event in self.decoder.feed(data):
