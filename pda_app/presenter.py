@@ -18,9 +18,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from agent.contract.tasks import ExceptionReason
 from agent.tasks.scans import read_piece
+from agent.tasks.table import WORKING
 from agent.tasks.views import LoginResult, Notice, ScanResult, TaskView
 from pda_app.connectivity import Connectivity, LinkState, Reach
 from pda_app.i18n import LANGS, Lang, both, platform_text, t
@@ -44,8 +46,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Presenter", "ViewModel", "REASONS"]
 
-REASONS = ("piece_missing", "damaged", "wrong_location", "count_mismatch", "other")
-WORKING = frozenset({"ACCEPTED", "AT_SOURCE", "PICKED", "DELIVERED"})
+#: the exception reasons the contract allows, in the order the screen lists them
+REASONS: tuple[str, ...] = get_args(ExceptionReason)
 WITHDRAWN = frozenset({"CANCELLED", "REASSIGNED"})
 MAX_PIECE_ROWS = 10  # beyond this the detail screen shows the count only
 PIN_MAX = 12
