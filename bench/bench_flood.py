@@ -5,7 +5,9 @@ One real `portedge run` lane node (simulated hardware, as bench_idle.py) and a l
 mosquitto. A platform-side paho client sends a valid `lane_mode` command every 20 ms (the
 probe) and measures publish -> answer; first alone (the baseline, same run), then while a
 second client publishes `--flood` valid `lane_mode` commands (unique ids) as fast as the
-broker takes them. The node's RSS is read from /proc every 20 ms.
+broker takes them. The probe's commands ask for their answers on `res/probe` and the probe
+listens only there, so its answers do not queue behind the flood's in this process. The
+node's RSS is read from /proc every 20 ms.
 
     .venv/bin/python bench/bench_flood.py [--flood 10000] [--root DIR]
 
@@ -46,18 +48,19 @@ def rss_mb(pid: int) -> float:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 2**20
 
 
-def command(corr: str) -> bytes:
+def command(corr: str, reply: str = "lane_mode") -> bytes:
     now = datetime.now(UTC)
     return json.dumps({"id": new_id(), "node": LANE, "ts": now.isoformat(), "type": "lane_mode", "v": 1,
                        "body": {"lane": LANE, "mode": "auto"}, "correlation_id": corr,
-                       "reply_to": f"portedge/v1/{SITE}/{LANE}/res/lane_mode",
+                       "reply_to": f"portedge/v1/{SITE}/{LANE}/res/{reply}",
                        "expires_at": (now + timedelta(seconds=120)).isoformat()}).encode()
 
 
 class Platform:
     """The platform's side: answers are matched to what was sent by correlation id."""
 
-    def __init__(self, port: int, name: str):
+    def __init__(self, port: int, name: str, reply: str):
+        self.reply = reply  # the probe's answers come back on their own res/ topic, not behind the flood's
         self.sent: dict[str, float] = {}
         self.answers: dict[str, tuple[float, str]] = {}  # corr -> (latency s, "ok" or error code)
         self.lock = threading.Lock()
@@ -69,12 +72,12 @@ class Platform:
         self.client.loop_start()
 
     def listen(self) -> None:
-        self.client.subscribe(f"portedge/v1/{SITE}/{LANE}/res/#", qos=1)
+        self.client.subscribe(f"portedge/v1/{SITE}/{LANE}/res/{self.reply}", qos=1)
 
     def send(self, corr: str) -> None:
         with self.lock:
             self.sent[corr] = time.monotonic()
-        self.client.publish(CMD, command(corr), qos=1)
+        self.client.publish(CMD, command(corr, self.reply), qos=1)
 
     def _on_message(self, _c, _u, message) -> None:
         at = time.monotonic()
@@ -132,9 +135,9 @@ async def main(flood: int, root: Path | None, wait_s: float, commands: str) -> N
         extra = f"[commands]\n{commands.replace(',', chr(10))}\n" if commands else ""
         rig = await LaneRig(LANE, SITE, work, broker.url, random.Random(1), extra_toml=extra).start()
         spawn(rig, root)
-        prober = Platform(broker.port, "bench-probe")
+        prober = Platform(broker.port, "bench-probe", "probe")
         prober.listen()
-        flooder = Platform(broker.port, "bench-flood")
+        flooder = Platform(broker.port, "bench-flood", "lane_mode")
         flooder.listen()
         try:
             await asyncio.sleep(6)  # connect, birth, first polls

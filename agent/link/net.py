@@ -108,6 +108,8 @@ class NetThread:
 
     def submit(self, work: Callable[[], None]) -> None:
         self._work.append(work)
+        if len(self._work) > 1:
+            return  # not yet drained: the thread takes every job queued before it stops draining
         try:
             self._wake_w.send(b"\0")
         except (BlockingIOError, OSError):
