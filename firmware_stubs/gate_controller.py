@@ -16,44 +16,24 @@ Never: let a host write bypass the model's interlock, or bind anything but loopb
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import random
-from collections.abc import Sequence
 
-from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
-from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
-from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.devices import GateIoMap
 from firmware_stubs.gate_barrier import BarrierModel
+from firmware_stubs.modbus_face import ModbusFace
 
 BITS = 32  # discrete inputs 0..31 and coils 0..31, like a 32-channel I/O module
 READ_BITS, READ_INPUTS = 1, 2
 
 
-class _ModelStore(ModbusServerContext):
-    """A pymodbus datastore whose reads and writes go to the controller (no stored image)."""
+class GateController(ModbusFace):
+    bits = BITS
+    tick_name = "gate-controller-tick"
 
-    def __init__(self, controller: GateController):  # noqa: D107 - no super(): no fixed blocks
-        self.controller = controller
-        self.old_simulator = True  # tells pymodbus to call our async_get/setValues directly
-        self.simdevices = []
-
-    def device_ids(self) -> list[int]:
-        return [self.controller.unit_id]
-
-    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
-        return self.controller.read_bits(device_id, func_code, address, count)
-
-    async def async_setValues(self, device_id: int, func_code: int, address: int, values: Sequence[bool]):
-        return self.controller.write_coils(device_id, address, list(values))
-
-
-class GateController:
     def __init__(
         self,
         *,
@@ -73,14 +53,11 @@ class GateController:
         )
         self.tick_s = tick_s
         self.muted = False
-        self.port: int | None = None  # the TCP port, once serving RTU-over-TCP
         self.requests = 0
         self.refusals: list[str] = []
         #: (sent_by_controller, frame bytes) of every RTU frame on the wire, for field debugging
         self.wire_log: list[tuple[bool, bytes]] = []
         self._spare_coils = [False] * BITS
-        self._server: ModbusSerialServer | ModbusTcpServer | None = None
-        self._ticker: asyncio.Task | None = None
 
     # -- the Modbus image -----------------------------------------------------------------
     def inputs(self) -> list[bool]:
@@ -112,12 +89,9 @@ class GateController:
         self.requests += 1
         self.model.host_request()
 
-    def read_bits(self, device_id: int, func_code: int, address: int, count: int):
+    def read(self, device_id: int, func_code: int, address: int, count: int):
         self._heard(device_id)
-        if address < 0 or count < 1 or address + count > BITS:
-            return ExcCodes.ILLEGAL_ADDRESS
-        bits = self.inputs() if func_code == READ_INPUTS else self.coils()
-        return bits[address : address + count]
+        return self.read_bits(func_code, address, count)
 
     def write_coils(self, device_id: int, address: int, values: list[bool]):
         self._heard(device_id)
@@ -143,46 +117,11 @@ class GateController:
                 self._spare_coils[i] = wanted[i]
         return None
 
-    # -- serving --------------------------------------------------------------------------
-    async def start_serial(self, port: str, baudrate: int = 19200) -> None:
-        """Serve Modbus RTU on a serial device path (e.g. one end of a pty pair)."""
-        self._server = ModbusSerialServer(
-            _ModelStore(self), framer=FramerType.RTU, port=port, baudrate=baudrate, ignore_missing_devices=True,
-            trace_packet=self._trace,
-        )
-        await self._serve()
+    # -- serving (firmware_stubs/modbus_face.py) -----------------------------------------
+    def _trace(self):
+        return self._log_frame
 
-    async def start_tcp(self, port: int = 0) -> int:
-        """Serve Modbus RTU frames over TCP on 127.0.0.1; returns the port."""
-        self._server = ModbusTcpServer(
-            _ModelStore(self), framer=FramerType.RTU, address=("127.0.0.1", port), ignore_missing_devices=True,
-            trace_packet=self._trace,
-        )
-        await self._serve()
-        self.port = self._server.transport.sockets[0].getsockname()[1]
-        return self.port
-
-    def _trace(self, sending: bool, data: bytes) -> bytes:
+    def _log_frame(self, sending: bool, data: bytes) -> bytes:
         if len(self.wire_log) < 10_000:
             self.wire_log.append((sending, bytes(data)))
         return data
-
-    async def _serve(self) -> None:
-        await self._server.serve_forever(background=True)
-        self._ticker = asyncio.create_task(self._tick(), name="gate-controller-tick")
-
-    async def _tick(self) -> None:
-        # the barrier moves and the watchdog runs even when nobody polls
-        while True:
-            self.model.update()
-            await asyncio.sleep(self.tick_s)
-
-    async def stop(self) -> None:
-        if self._ticker:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
-        if self._server:
-            await self._server.shutdown()
-            self._server = None

@@ -2,7 +2,7 @@
 
 The model (`TurnstileModel`) is pure: time from an injected clock. The controller
 (`TurnstileController`) serves it with pymodbus on a serial path (one end of a pty) or as
-RTU-over-TCP on 127.0.0.1, in the manner of firmware_stubs/gate_controller.py.
+RTU-over-TCP on 127.0.0.1, through firmware_stubs/modbus_face.py, as firmware_stubs/gate_controller.py does.
 
 Register map (0-based, the defaults of `agent.config.personnel.TurnstileMap`):
   coil 0 `unlock`      ON = unlock for one passage (reads ON while unlocked); OFF = relock
@@ -29,18 +29,13 @@ Never: let a host write bypass the interlock, or bind anything but loopback.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pymodbus import FramerType
 from pymodbus.constants import ExcCodes
-from pymodbus.datastore import ModbusServerContext
 from pymodbus.exceptions import NoSuchIdException
-from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 
 from agent.clock import SYSTEM_CLOCK, Clock
+from firmware_stubs.modbus_face import ModbusFace
 
 UNLOCK, BUZZER = 0, 1
 LOCKED, TAILGATE, FIRE_ALARM, OCCUPIED = 0, 1, 2, 3
@@ -123,25 +118,10 @@ class TurnstileModel:
         return people
 
 
-class _ModelStore(ModbusServerContext):
-    """Reads and writes go to the controller (no stored image), like the gate controller's."""
+class TurnstileController(ModbusFace):
+    bits = BITS
+    tick_name = "turnstile-tick"
 
-    def __init__(self, controller: TurnstileController):  # noqa: D107 - no super(): no fixed blocks
-        self.controller = controller
-        self.old_simulator = True
-        self.simdevices = []
-
-    def device_ids(self) -> list[int]:
-        return [self.controller.unit_id]
-
-    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
-        return self.controller.read(device_id, func_code, address, count)
-
-    async def async_setValues(self, device_id: int, func_code: int, address: int, values: Sequence[bool]):
-        return self.controller.write_coils(device_id, address, list(values))
-
-
-class TurnstileController:
     def __init__(self, *, clock: Clock = SYSTEM_CLOCK, unit_id: int = 1, unlock_s: float = 10.0,
                  pulse_s: float = 1.0, tick_s: float = 0.02):
         self.model = TurnstileModel(clock=clock, unlock_s=unlock_s, pulse_s=pulse_s)
@@ -150,9 +130,6 @@ class TurnstileController:
         self.muted = False
         self.requests = 0
         self.refusals: list[str] = []
-        self.port: int | None = None
-        self._server: ModbusSerialServer | ModbusTcpServer | None = None
-        self._ticker: asyncio.Task | None = None
 
     def inputs(self) -> list[bool]:
         m = self.model
@@ -176,10 +153,7 @@ class TurnstileController:
             if address != COUNTER or count != 1:
                 return ExcCodes.ILLEGAL_ADDRESS
             return [self.model.passages]
-        if address < 0 or count < 1 or address + count > BITS:
-            return ExcCodes.ILLEGAL_ADDRESS
-        bits = self.inputs() if func_code == READ_INPUTS else self.coils()
-        return bits[address : address + count]
+        return self.read_bits(func_code, address, count)
 
     def write_coils(self, device_id: int, address: int, values: list[bool]):
         self._heard(device_id)
@@ -194,35 +168,3 @@ class TurnstileController:
             elif i == BUZZER:
                 self.model.buzzer = value
         return None
-
-    # -- serving (as firmware_stubs/gate_controller.py) -------------------------------------
-    async def start_serial(self, port: str, baudrate: int = 19200) -> None:
-        self._server = ModbusSerialServer(_ModelStore(self), framer=FramerType.RTU, port=port, baudrate=baudrate,
-                                          ignore_missing_devices=True)
-        await self._serve()
-
-    async def start_tcp(self, port: int = 0) -> int:
-        self._server = ModbusTcpServer(_ModelStore(self), framer=FramerType.RTU, address=("127.0.0.1", port),
-                                       ignore_missing_devices=True)
-        await self._serve()
-        self.port = self._server.transport.sockets[0].getsockname()[1]
-        return self.port
-
-    async def _serve(self) -> None:
-        await self._server.serve_forever(background=True)
-        self._ticker = asyncio.create_task(self._tick(), name="turnstile-tick")
-
-    async def _tick(self) -> None:
-        while True:
-            self.model.update()
-            await asyncio.sleep(self.tick_s)
-
-    async def stop(self) -> None:
-        if self._ticker:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
-        if self._server:
-            await self._server.shutdown()
-            self._server = None

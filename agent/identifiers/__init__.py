@@ -7,8 +7,9 @@ pays for GS1, whose parser (biip) brings about 15 MB of decoded tables with it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import names_on_first_use
 
 #: name -> the module under agent.identifiers that holds it
 _HOME = {
@@ -35,10 +36,4 @@ if TYPE_CHECKING:
     from agent.identifiers.result import Checked
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'agent.identifiers' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"agent.identifiers.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = names_on_first_use(__name__, _HOME)

@@ -8,8 +8,9 @@ The names below load on first use (PEP 562): a lane's booth console needs only
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent.lazy import names_on_first_use
 
 #: name -> the module under agent.tasks that holds it
 _HOME = {
@@ -33,10 +34,4 @@ if TYPE_CHECKING:
     from agent.tasks.views import BoardChange, DriverView, LoginResult, Notice, ScanResult, TaskView
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'agent.tasks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"agent.tasks.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = names_on_first_use(__name__, _HOME)

@@ -147,16 +147,16 @@ def test_travel_jitter_is_deterministic_with_a_seed():
 def test_modbus_image_follows_the_map_and_active_low_wiring():
     clock = FakeClock()
     c = GateController(clock=clock, watchdog_s=0)
-    bits = c.read_bits(1, 2, 0, 8)
+    bits = c.read(1, 2, 0, 8)
     # closed limit made, beam intact (input ON), e-stop chain healthy (input ON)
     assert bits == [False, False, False, False, True, True, True, False]
     c.model.truck_under_barrier()
     c.model.set_estop(True)
-    bits = c.read_bits(1, 2, 0, 8)
+    bits = c.read(1, 2, 0, 8)
     assert bits[M.safety_loop] and not bits[M.photocell] and not bits[M.estop]
-    assert c.read_bits(1, 2, 30, 4) == ExcCodes.ILLEGAL_ADDRESS
+    assert c.read(1, 2, 30, 4) == ExcCodes.ILLEGAL_ADDRESS
     with pytest.raises(NoSuchIdException):
-        c.read_bits(2, 2, 0, 8)  # another unit's address: this module stays silent
+        c.read(2, 2, 0, 8)  # another unit's address: this module stays silent
 
 
 def test_a_coil_write_goes_through_the_interlock():
