@@ -12,6 +12,7 @@ Never: read anything but the table and the config defaults.
 from __future__ import annotations
 
 from agent.config.devices import GateIoMap
+from agent.doc_blocks import rewrite_blocks
 from agent.gate.events import State
 from agent.gate.table import TABLE
 
@@ -78,13 +79,7 @@ def _order(state: State) -> int:
 
 def update(path: str) -> None:
     """Rewrite the generated blocks of a Markdown file in place (between their markers)."""
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    for begin, end, fresh in ((BEGIN, END, block()), (MAP_BEGIN, MAP_END, register_map())):
-        start, stop = text.index(begin), text.index(end) + len(end)
-        text = text[:start] + fresh + text[stop:]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    rewrite_blocks(path, ((BEGIN, END, block()), (MAP_BEGIN, MAP_END, register_map())))
 
 
 if __name__ == "__main__":

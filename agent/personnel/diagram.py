@@ -9,6 +9,7 @@ Never: read anything but the table and the config defaults.
 from __future__ import annotations
 
 from agent.config.devices import TurnstileMap
+from agent.doc_blocks import rewrite_blocks
 from agent.personnel.events import State
 from agent.personnel.table import TABLE
 
@@ -47,13 +48,7 @@ def blocks() -> dict[tuple[str, str], str]:
 
 
 def update(path: str) -> None:
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    for (begin, end), fresh in blocks().items():
-        start, stop = text.index(begin), text.index(end) + len(end)
-        text = text[:start] + f"{begin}\n{fresh}\n{end}" + text[stop:]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    rewrite_blocks(path, ((begin, end, f"{begin}\n{fresh}\n{end}") for (begin, end), fresh in blocks().items()))
 
 
 if __name__ == "__main__":
