@@ -159,20 +159,13 @@ def _tailgaters(lane: PersonLane, n: int) -> None:
         lane.alarm("tailgating", count=n, detail=f"{n} more on one unlock")
 
 
-def idle_turnstile(lane: PersonLane, event: ev.Event) -> State:
+def locked_turnstile(lane: PersonLane, event: ev.Event) -> State:
+    """IDLE / VERIFYING / CONSULTING: the arm is locked, so a body through now is forced."""
     if lane.fire_edge:
         return _fire(lane)
     if lane.bodies:
-        lane.alarm("forced", count=lane.bodies, detail="passage without an unlock")
-    return S.IDLE
-
-
-def busy_turnstile(lane: PersonLane, event: ev.Event) -> State:
-    """VERIFYING / CONSULTING: nobody may be through yet; a body now is forced."""
-    if lane.fire_edge:
-        return _fire(lane)
-    if lane.bodies:
-        lane.alarm("forced", count=lane.bodies, detail="passage before the decision")
+        detail = "passage without an unlock" if lane.state is S.IDLE else "passage before the decision"
+        lane.alarm("forced", count=lane.bodies, detail=detail)
     return lane.state
 
 
@@ -246,17 +239,17 @@ TABLE: dict[tuple[State, type], Rule] = {
     (S.IDLE, ev.Presented): Rule(presented, (S.IDLE, S.VERIFYING), labels=(
         (S.VERIFYING, "card/badge valid: person_verify"), (S.IDLE, "invalid number / expired card"))),
     (S.IDLE, ev.ReadFailed): Rule(read_failed, (S.IDLE,), "read failed"),
-    (S.IDLE, ev.Turnstile): Rule(idle_turnstile, (S.IDLE, S.FREE), labels=(_FIRE,)),
+    (S.IDLE, ev.Turnstile): Rule(locked_turnstile, (S.IDLE, S.FREE), labels=(_FIRE,)),
 
     (S.VERIFYING, ev.Verdict): Rule(verdict, (S.VERIFYING, S.DECIDED), "platform answer"),
     (S.VERIFYING, ev.PlatformTimeout): Rule(consult, (S.VERIFYING, S.CONSULTING), "platform silent: allow-list"),
     (S.VERIFYING, ev.Tick): Rule(consult, (S.VERIFYING, S.CONSULTING), "platform silent: allow-list"),
-    (S.VERIFYING, ev.Turnstile): Rule(busy_turnstile, (S.VERIFYING, S.FREE), labels=(_FIRE,)),
+    (S.VERIFYING, ev.Turnstile): Rule(locked_turnstile, (S.VERIFYING, S.FREE), labels=(_FIRE,)),
 
     (S.CONSULTING, ev.ListLookup): Rule(listed, (S.CONSULTING, S.DECIDED), "offline decision"),
     (S.CONSULTING, ev.Verdict): Rule(verdict, (S.CONSULTING, S.DECIDED), "late platform answer"),
     (S.CONSULTING, ev.Tick): Rule(consult_tick, (S.CONSULTING, S.IDLE), "no decision in time"),
-    (S.CONSULTING, ev.Turnstile): Rule(busy_turnstile, (S.CONSULTING, S.FREE), labels=(_FIRE,)),
+    (S.CONSULTING, ev.Turnstile): Rule(locked_turnstile, (S.CONSULTING, S.FREE), labels=(_FIRE,)),
 
     (S.DECIDED, ev.Advance): Rule(decided, (S.UNLOCKED, S.IDLE), labels=(
         (S.UNLOCKED, "allow: unlock for one passage"), (S.IDLE, "deny / blacklisted"))),

@@ -101,6 +101,18 @@ def test_tailgating_raises_an_alarm_and_counts_one_passage(tmp_path):
     assert rec.passage.passages == 1 and rec.passage.tailgaters == 2
 
 
+def test_a_body_through_the_locked_arm_is_a_forced_passage_in_every_locked_state(tmp_path):
+    lane = make(tmp_path)
+    turn(lane, 10)
+    (alarm,) = of(turn(lane, 12), ev.Alarm)
+    assert (alarm.alarm.what, alarm.alarm.count, alarm.alarm.detail) == ("forced", 2, "passage without an unlock")
+    assert lane.state is State.IDLE
+    lane.handle(ev.Presented(who(VALID, KEY)))
+    (alarm,) = of(turn(lane, 13), ev.Alarm)
+    assert (alarm.alarm.what, alarm.alarm.count, alarm.alarm.detail) == ("forced", 1, "passage before the decision")
+    assert lane.state is State.VERIFYING and not of(turn(lane, 13), ev.Alarm)
+
+
 def test_unlocked_nobody_passes_relocks_and_records_timed_out(tmp_path):
     lane = make(tmp_path)
     (send,) = of(lane.handle(ev.Presented(who(VALID, KEY))), ev.SendVerify)
