@@ -23,6 +23,7 @@ from agent.contract.gate import (
     VerifyRequest,
 )
 from agent.contract.personnel import DriverRef
+from agent.lane_events import Advance, Tick
 
 
 class State(enum.Enum):
@@ -151,16 +152,6 @@ class StaffClose:
 
     operator: str
     reason: str
-
-
-@dataclass(frozen=True)
-class Tick:
-    pass
-
-
-@dataclass(frozen=True)
-class Advance:
-    """Internal: offered after every transition so pass-through states move on at once."""
 
 
 @dataclass(frozen=True)

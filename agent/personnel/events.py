@@ -21,6 +21,7 @@ from agent.contract.personnel import (
     PersonVerifyAnswer,
     PersonVerifyRequest,
 )
+from agent.lane_events import Advance, Tick
 
 
 class State(enum.Enum):
@@ -92,16 +93,6 @@ class ListLookup:
 class UnlockFailed:
     pass_id: str
     reason: str
-
-
-@dataclass(frozen=True)
-class Tick:
-    pass
-
-
-@dataclass(frozen=True)
-class Advance:
-    pass
 
 
 Event = Presented | ReadFailed | Turnstile | Verdict | PlatformTimeout | ListLookup | UnlockFailed | Tick | Advance
