@@ -17,29 +17,18 @@ Never: I/O, sleeping, or reading time other than through `lane.now` / `lane.cloc
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.contract.gate import ContainerRead, Decision, VerifyRequest
 from agent.gate import events as ev
 from agent.gate.events import State
 from agent.identifiers.container import check_container
+from agent.lane_table import Rule
 
 if TYPE_CHECKING:
     from agent.gate.lane import Lane
 
 S = State
-
-
-@dataclass(frozen=True)
-class Rule:
-    fn: Callable[[Lane, ev.Event], State]
-    targets: tuple[State, ...]
-    label: str = ""  # shown on the diagram edge when the event name is not enough
-    labels: tuple[tuple[State, str], ...] = ()  # per-target edge labels, where they differ
-
-    def label_for(self, target: State, kind: type) -> str:
-        return dict(self.labels).get(target) or self.label or kind.__name__
 
 
 # -- starting and ending ---------------------------------------------------------------------

@@ -56,7 +56,7 @@ class Pass:
 
 
 class Rule(Protocol):
-    """What the lane needs of a table row (agent.personnel.table.Rule)."""
+    """What the lane needs of a table row (agent.lane_table.Rule)."""
 
     @property
     def fn(self) -> Callable[[PersonLane, ev.Event], State]: ...

@@ -17,12 +17,11 @@ Never: I/O, sleeping, or reading time other than through `lane.now` / `lane.cloc
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
 from agent.contract.personnel import PersonDecision
+from agent.lane_table import Rule
 from agent.personnel import events as ev
 from agent.personnel.events import State
 from agent.personnel.identity import CHINA, card_problem
@@ -31,17 +30,6 @@ if TYPE_CHECKING:
     from agent.personnel.lane import PersonLane
 
 S = State
-
-
-@dataclass(frozen=True)
-class Rule:
-    fn: Callable[[PersonLane, ev.Event], State]
-    targets: tuple[State, ...]
-    label: str = ""
-    labels: tuple[tuple[State, str], ...] = ()
-
-    def label_for(self, target: State, kind: type) -> str:
-        return dict(self.labels).get(target) or self.label or kind.__name__
 
 
 def _today(lane: PersonLane) -> date:
