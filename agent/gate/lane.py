@@ -37,6 +37,7 @@ from agent.contract.gate import ContainerRead, Decision, GateTransaction, LaneEv
 from agent.contract.personnel import DriverRef
 from agent.gate import events as ev
 from agent.gate.events import State
+from agent.lane_table import settle
 
 log = logging.getLogger(__name__)
 
@@ -118,21 +119,7 @@ class Lane:
 
         self._out = []
         self._note_inputs(event)
-        rule = lookup(self.state, type(event))
-        if rule is None:
-            self.counters[f"ignored.{self.state.value}.{type(event).__name__}"] += 1
-            return self._out
-        self._apply(rule, event)
-        for _ in range(MAX_ADVANCE):
-            before = self.state
-            advance = lookup(self.state, ev.Advance)
-            if advance is None:
-                break
-            self._apply(advance, ev.Advance())
-            if self.state is before:
-                break
-        else:
-            raise RuntimeError(f"lane table loops on Advance from {self.state}")
+        settle(self, lookup, event, self._apply, max_advance=MAX_ADVANCE, what="lane table")
         return self._out
 
     def _apply(self, rule: Any, event: ev.Event) -> None:

@@ -31,6 +31,7 @@ from agent.clock import Clock
 from agent.config.personnel import PersonnelSection
 from agent.contract.envelope import new_id
 from agent.contract.personnel import PersonAlarm, PersonDecision, PersonPassage, PersonVerifyRequest
+from agent.lane_table import settle
 from agent.personnel import events as ev
 from agent.personnel.events import State
 
@@ -96,22 +97,11 @@ class PersonLane:
     def handle(self, event: ev.Event) -> list[ev.Action]:
         self._out = []
         self._note(event)
-        rule = self.table.get((self.state, type(event)))
-        if rule is None:
-            self.counters[f"ignored.{self.state.value}.{type(event).__name__}"] += 1
-            return self._out
-        self._apply(rule, event)
-        for _ in range(MAX_ADVANCE):
-            advance = self.table.get((self.state, ev.Advance))
-            if advance is None:
-                break
-            before = self.state
-            self._apply(advance, ev.Advance())
-            if self.state is before:
-                break
-        else:
-            raise RuntimeError(f"personnel table loops on Advance from {self.state}")
+        settle(self, self._rule, event, self._apply, max_advance=MAX_ADVANCE, what="personnel table")
         return self._out
+
+    def _rule(self, state: State, kind: type) -> Rule | None:
+        return self.table.get((state, kind))
 
     def _apply(self, rule: Rule, event: ev.Event) -> None:
         self._armed = False
