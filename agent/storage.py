@@ -403,7 +403,7 @@ class Books:
             log.info("%s store writes again after: %s", self.what, self.reason())
         self.fault = None
         for job, result in zip(jobs, results, strict=True):
-            job.future.set_result(result)
+            _settle(job.future, result=result)
 
     def _restore(self) -> StorageError | None:
         """Rebuild the removed file from this handle; the error to answer writes with if not."""
@@ -432,7 +432,17 @@ class Books:
             if not isinstance(err, StorageError):
                 err = StorageError(fault, self.path, str(err))
         for job in jobs:
-            job.future.set_exception(err)
+            _settle(job.future, error=err)
+
+
+def _settle(future: concurrent.futures.Future, *, result: Any = None, error: BaseException | None = None) -> None:
+    """Answer a writer's caller, unless it stopped waiting (cancelled at shutdown): the write is
+    committed (or failed) all the same, and the writer thread must not die of it."""
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
 
 
 class Database:

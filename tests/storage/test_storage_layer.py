@@ -81,3 +81,30 @@ def test_a_folder_that_cannot_be_made_is_not_permitted_or_gone_not_corrupt(tmp_p
         storage.open_file(blocker / "o.db", SCHEMA, what="test")
     assert caught.value.fault is not storage.Fault.CORRUPT
     assert not list(tmp_path.glob("*.corrupt-*"))
+
+
+def test_a_caller_that_stops_waiting_does_not_kill_the_writer(tmp_path):
+    """Found under load: at shutdown a write's awaiting task was cancelled, the writer thread
+    then answered the cancelled future, died of InvalidStateError and printed a traceback."""
+    db = storage.Database(tmp_path / "s.db", SCHEMA, what="test")
+    gate = threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> None:
+        gate.wait(10)
+        conn.execute("INSERT INTO t VALUES ('slow', 1)")
+
+    async def scenario() -> None:
+        task = asyncio.ensure_future(db.write(slow))
+        await asyncio.sleep(0.05)
+        task.cancel()  # the caller gives up while its write is being committed
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        gate.set()
+        # the writer lives: the next write is answered (a dead writer never would)
+        await asyncio.wait_for(db.write(lambda conn: conn.execute("INSERT INTO t VALUES ('next', 2)")), 10)
+
+    try:
+        asyncio.run(scenario())
+        assert db.one("SELECT count(*) FROM t") == (2,)  # the abandoned write was committed all the same
+    finally:
+        db.close()
