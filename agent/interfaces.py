@@ -7,13 +7,18 @@ not on the outbox, the link or the serial ports, so each is testable alone.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
 
-from agent.contract.envelope import Envelope, Response
+from agent.contract.envelope import Command, Envelope, Response
 
 PriorityClass = Literal["control", "transactional", "telemetry"]
+
+#: a platform command's handler, registered with the link: answers with a body (or None),
+#: refuses by raising `agent.errors.InvalidCommandError`
+Handler = Callable[[Command], Awaitable[BaseModel | None]]
 
 
 class Recorder(Protocol):

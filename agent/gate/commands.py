@@ -9,22 +9,19 @@ accept a command addressed to another lane.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel
 
 from agent.contract.envelope import Command, body_as
 from agent.contract.gate import LaneMode, PermitsSync, RemoteOpen, Reread
 from agent.errors import InvalidCommandError
 from agent.gate import events as ev
 from agent.gate.events import State
+from agent.interfaces import Handler
 
 if TYPE_CHECKING:
     from agent.gate.station import GateStation
 
 log = logging.getLogger(__name__)
-Handler = Callable[[Command], Awaitable[BaseModel | None]]
 REREADABLE = (State.ARRIVED, State.IDENTIFIED, State.TROUBLE)
 
 

@@ -35,7 +35,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -53,11 +53,11 @@ from agent.contract.envelope import (
 )
 from agent.contract.topics import Kind, Topic
 from agent.errors import InvalidCommandError, StorageFullError
+from agent.interfaces import Handler
 from agent.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Command], Awaitable[BaseModel | None]]
 _CODES = set(ErrorBody.model_fields["code"].annotation.__args__)  # the Literal's values
 BUSY_ANSWERS_AT_ONCE = 1024  # busy answers waiting to be stored (each holds a few fields, no payload)
 BUSY_BATCH = 64  # busy answers built and stored together, then the loop gets its turn

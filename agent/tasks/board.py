@@ -41,11 +41,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_args
-
-from pydantic import BaseModel
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import PdaSection
@@ -53,7 +51,7 @@ from agent.contract.envelope import Command, body_as
 from agent.contract.tasks import ExceptionReason, ScanEvidence, Task, TaskCancel, TaskUpdate
 from agent.errors import IllegalTransition, InvalidCommandError, PortEdgeError
 from agent.identifiers import LocationChecker, check_awb
-from agent.interfaces import Recorder, Requester
+from agent.interfaces import Handler, Recorder, Requester
 from agent.tasks.messages import text as message
 from agent.tasks.scans import ScanRules, read_piece
 from agent.tasks.session import DriverSession
@@ -63,7 +61,6 @@ from agent.tasks.views import BoardChange, DriverView, LoginResult, Notice, Scan
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Command], Awaitable[BaseModel | None]]
 Observer = Callable[[BoardChange], None]
 
 #: refused scans kept per task between two updates (a stuck trigger must not fill the disk)
