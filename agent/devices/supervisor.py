@@ -13,11 +13,10 @@ Status reported through the driver (and so to the sink as a `DeviceStatus`):
     device is retried all the same, because one device must never stop the others;
   - online:  the port is open and being served.
 
-Backoff: attempt n waits d/2 + U(0, d/2) with d = min(cap, base * 2**n) ("equal jitter": a
-fleet of lanes unplugged by the same power cut does not retry in lockstep, and a dead port is
-never hammered with zero delay as full jitter would allow). The attempt count resets once a
-session stayed online for at least `cap` seconds or delivered bytes. Randomness comes from
-the injected seeded `random.Random`.
+Backoff: the node's one backoff (agent.link.backoff) with equal jitter: attempt n waits
+d/2 + U(0, d/2) with d = min(cap, base * 2**n), from the device's `reconnect_base_s` and
+`reconnect_cap_s`. The attempt count resets once a session stayed online for at least `cap`
+seconds or delivered bytes. Randomness comes from the injected seeded `random.Random`.
 
 Invariants: a failure of one driver never cancels or delays another driver's task;
 `stop()` returns only after every driver is closed (threads joined, ports released).
@@ -34,13 +33,9 @@ from collections.abc import Sequence
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.contract.node import DeviceState
 from agent.devices.base import Driver
+from agent.link.backoff import Backoff, Jitter
 
 log = logging.getLogger(__name__)
-
-
-def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    ceiling = min(cap, base * (2 ** min(attempt, 30)))
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
 
 class Supervisor:
@@ -86,10 +81,9 @@ class Supervisor:
             _, pending = await asyncio.wait(pending, timeout=0.5)
 
     async def _keep(self, driver: Driver) -> None:
-        attempt = 0
         cfg = driver.config
-        base = float(getattr(cfg, "reconnect_base_s", 0.5))
-        cap = float(getattr(cfg, "reconnect_cap_s", 30.0))
+        backoff = Backoff(float(getattr(cfg, "reconnect_base_s", 0.5)), float(getattr(cfg, "reconnect_cap_s", 30.0)),
+                          self.rng, Jitter.EQUAL)
         opened_before = False
         try:
             while not self._stopping:
@@ -98,11 +92,10 @@ class Supervisor:
                 if self._stopping:
                     break
                 if healthy:
-                    attempt = 0
+                    backoff.reset()
                 await self._report(driver, state, detail)
-                delay = backoff_delay(attempt, base, cap, self.rng)
-                attempt += 1
-                log.debug("device %s: retry in %.2f s (attempt %d)", driver.name, delay, attempt)
+                delay = backoff.next_delay()
+                log.debug("device %s: retry in %.2f s (attempt %d)", driver.name, delay, backoff.attempt)
                 await asyncio.sleep(delay)
         finally:
             await self._close(driver)

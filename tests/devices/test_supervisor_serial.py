@@ -11,8 +11,8 @@ from agent.config.model import NodeConfig
 from agent.contract.node import DeviceStatus
 from agent.devices.registry import build_drivers
 from agent.devices.scanner import PlainScannerDriver
-from agent.devices.supervisor import backoff_delay
 from agent.devices.weighbridge import ToledoDriver, YaohuaDriver
+from agent.link.backoff import Backoff, Jitter
 from firmware_stubs.plain_scanner import PlainScanner
 from firmware_stubs.toledo import ToledoIndicator
 from firmware_stubs.yaohua import YaohuaIndicator
@@ -72,8 +72,9 @@ def test_a_port_that_is_not_there_is_reported_offline_and_retried(tmp_path):
 
 
 def test_backoff_grows_to_the_cap_with_jitter_and_replays_from_the_seed():
-    a = [backoff_delay(n, 0.5, 30.0, random.Random(3)) for n in range(10)]
-    b = [backoff_delay(n, 0.5, 30.0, random.Random(3)) for n in range(10)]
+    a_run, b_run = (Backoff(0.5, 30.0, random.Random(3), Jitter.EQUAL) for _ in range(2))
+    a = [a_run.next_delay() for _ in range(10)]
+    b = [b_run.next_delay() for _ in range(10)]
     assert a == b
     for n, delay in enumerate(a):
         ceiling = min(30.0, 0.5 * 2**n)
