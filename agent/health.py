@@ -7,14 +7,16 @@ This module must never open a network connection or write to the outbox.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
-from agent.contract.node import ClassDepth, Health
+from agent.contract.node import ClassDepth, Health, PriorityClass
 from agent.outbox import OutboxStats
 
 
-def outbox_depths(stats: OutboxStats) -> dict[str, ClassDepth]:
+def outbox_depths(stats: OutboxStats) -> dict[PriorityClass, ClassDepth]:
+    # the outbox's class names are the contract's (Health validates every key it is given)
     return {
-        name: ClassDepth(rows=stats.rows[name], bytes=stats.bytes[name], oldest_age_s=stats.oldest_age_s[name],
+        cast(PriorityClass, name): ClassDepth(rows=stats.rows[name], bytes=stats.bytes[name], oldest_age_s=stats.oldest_age_s[name],
                          dropped=stats.dropped[name])
         for name in stats.rows
     }

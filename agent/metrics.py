@@ -22,39 +22,16 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-try:
-    from prometheus_client import CollectorRegistry, Counter, Histogram
-except ModuleNotFoundError:  # a venv made before the dependency: count nothing, serve nothing
-    CollectorRegistry = None
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
 
 log = logging.getLogger(__name__)
 
-
-class _Uncounted:
-    """Stands in for an instrument when prometheus_client is not installed (a stale venv);
-    `MetricsServer` then refuses to start, so no one reads these."""
-
-    def __init__(self, *args: Any, **kwargs: Any):
-        pass
-
-    def labels(self, *values: str) -> _Uncounted:
-        return self
-
-    def inc(self, amount: float = 1) -> None:
-        pass
-
-    def observe(self, value: float) -> None:
-        pass
-
-
-if CollectorRegistry is None:
-    REGISTRY = None
-    Counter = Histogram = _Uncounted  # noqa: N806
-else:
-    REGISTRY = CollectorRegistry(auto_describe=True)
+REGISTRY = CollectorRegistry(auto_describe=True)
 
 # -- counted where they happen (one line each) -------------------------------------------------
 PUBLISHES = Counter("portedge_publishes", "outbox records handed to the broker (QoS 1)", registry=REGISTRY)
@@ -164,10 +141,8 @@ class NodeCollector:
     def __init__(self, node: Any):
         self.node = node
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         for name, kind, help_text, labels, read in SAMPLES:
-            from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
             family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, help_text, labels=labels)
             try:
                 for values, value in read(self.node):
@@ -196,8 +171,6 @@ class MetricsServer:
     READ_TIMEOUT_S = 5.0
 
     def __init__(self, node: Any, host: str, port: int, redact: Callable[[str], str] = lambda s: s):
-        from prometheus_client import CollectorRegistry  # ModuleNotFoundError: explained by the CLI
-
         self.node, self.host, self.port, self.redact = node, host, port, redact
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(NodeCollector(node))
@@ -216,8 +189,6 @@ class MetricsServer:
             self._server = None
 
     def render(self) -> bytes:
-        from prometheus_client.exposition import generate_latest
-
         return generate_latest(self.registry) + generate_latest(REGISTRY)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
