@@ -42,41 +42,47 @@ CREATE TABLE IF NOT EXISTS pending_reconcile (pass_id TEXT PRIMARY KEY, request 
 """
 
 
-def open_people_db(path: Path | str) -> sqlite3.Connection:
+def open_people_db(path: Path | str) -> storage.Database:
     """Through agent.storage: created 0600 in a 0700 folder, quick_check'ed, a corrupt file
-    moved aside (the platform re-sends the list), any other fault raised by name."""
-    return storage.open_file(path, _SCHEMA, what="people", synchronous="FULL").conn
+    moved aside (the platform re-sends the list), any other fault raised by name. Reads run on
+    the caller's thread; writes commit on the store's writer thread, never on the event loop."""
+    return storage.Database(path, _SCHEMA, what="people", synchronous="FULL")
 
 
 class AllowList:
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
+    def __init__(self, db: storage.Database):
+        self.db = db
 
     @property
     def version(self) -> int:
-        row = self.conn.execute("SELECT version FROM allow_set WHERE id = 1").fetchone()
+        row = self.db.one("SELECT version FROM allow_set WHERE id = 1")
         return -1 if row is None else int(row[0])
 
-    def replace(self, sync: AllowListSync) -> bool:
-        if sync.version <= self.version:
-            return False
-        with storage.transaction(self.conn) as conn:
+    async def replace(self, sync: AllowListSync) -> bool:
+        """Hold `sync` unless the list held is as new or newer; whether it was taken."""
+        entries = [(e.person_key, json.dumps(e.areas), e.valid_from.isoformat(), e.valid_until.isoformat())
+                   for e in sync.entries]
+
+        def write(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT version FROM allow_set WHERE id = 1").fetchone()
+            if row is not None and sync.version <= row[0]:
+                return False
             conn.execute("DELETE FROM allow_entry")
             conn.execute("DELETE FROM blocked")
-            conn.executemany("INSERT INTO allow_entry VALUES (?, ?, ?, ?)", [
-                (e.person_key, json.dumps(e.areas), e.valid_from.isoformat(), e.valid_until.isoformat())
-                for e in sync.entries])
+            conn.executemany("INSERT INTO allow_entry VALUES (?, ?, ?, ?)", entries)
             conn.executemany("INSERT OR IGNORE INTO blocked VALUES (?)", [(k,) for k in sync.blocked])
             conn.execute("INSERT OR REPLACE INTO allow_set VALUES (1, ?)", (sync.version,))
-        return True
+            return True
+
+        return await self.db.write(write)
 
     def decide(self, person_key: str, area: str, at: datetime) -> PersonDecision:
         version = self.version
         if version < 0:
             return PersonDecision(allow=False, by="offline", reason="no allow-list held")
-        if self.conn.execute("SELECT 1 FROM blocked WHERE person_key = ?", (person_key,)).fetchone():
+        if self.db.one("SELECT 1 FROM blocked WHERE person_key = ?", (person_key,)):
             return PersonDecision(allow=False, by="offline", reason="blacklisted", list_version=version)
-        for areas, start, end in self.conn.execute(
+        for areas, start, end in self.db.query(
                 "SELECT areas, valid_from, valid_until FROM allow_entry WHERE person_key = ?", (person_key,)):
             names = json.loads(areas)
             if (area in names or "*" in names) and datetime.fromisoformat(start) <= at < datetime.fromisoformat(end):
@@ -84,29 +90,30 @@ class AllowList:
         return PersonDecision(allow=False, by="offline", reason="no area pass on the allow-list", list_version=version)
 
     # -- reconciliation queue --------------------------------------------------------------------
-    def await_reconcile(self, request: PersonVerifyRequest, decision: PersonDecision) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO pending_reconcile VALUES (?, ?, ?)",
-                          (request.pass_id, request.model_dump_json(), decision.model_dump_json()))
+    async def await_reconcile(self, request: PersonVerifyRequest, decision: PersonDecision) -> None:
+        row = (request.pass_id, request.model_dump_json(), decision.model_dump_json())
+        await self.db.write(lambda c: c.execute("INSERT OR REPLACE INTO pending_reconcile VALUES (?, ?, ?)", row))
 
     def pending(self, limit: int = 50) -> list[tuple[PersonVerifyRequest, PersonDecision]]:
-        rows = self.conn.execute("SELECT request, decision FROM pending_reconcile ORDER BY rowid LIMIT ?", (limit,))
+        rows = self.db.query("SELECT request, decision FROM pending_reconcile ORDER BY rowid LIMIT ?", (limit,))
         return [(PersonVerifyRequest.model_validate_json(r), PersonDecision.model_validate_json(d)) for r, d in rows]
 
-    def reconciled(self, pass_id: str) -> None:
-        self.conn.execute("DELETE FROM pending_reconcile WHERE pass_id = ?", (pass_id,))
+    async def reconciled(self, pass_id: str) -> None:
+        await self.db.write(lambda c: c.execute("DELETE FROM pending_reconcile WHERE pass_id = ?", (pass_id,)))
 
 
 class PassJournal:
     """The pass in progress, one row per lane, written after its unlock, cleared once recorded."""
 
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
+    def __init__(self, db: storage.Database):
+        self.db = db
 
-    def save(self, passage: PersonPassage) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO open_pass VALUES (?, ?)", (passage.pass_id, passage.model_dump_json()))
+    async def save(self, passage: PersonPassage) -> None:
+        row = (passage.pass_id, passage.model_dump_json())
+        await self.db.write(lambda c: c.execute("INSERT OR REPLACE INTO open_pass VALUES (?, ?)", row))
 
-    def clear(self, pass_id: str) -> None:
-        self.conn.execute("DELETE FROM open_pass WHERE pass_id = ?", (pass_id,))
+    async def clear(self, pass_id: str) -> None:
+        await self.db.write(lambda c: c.execute("DELETE FROM open_pass WHERE pass_id = ?", (pass_id,)))
 
     def open(self) -> list[PersonPassage]:
-        return [PersonPassage.model_validate_json(b) for (b,) in self.conn.execute("SELECT body FROM open_pass")]
+        return [PersonPassage.model_validate_json(b) for (b,) in self.db.query("SELECT body FROM open_pass")]

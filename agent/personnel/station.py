@@ -11,6 +11,10 @@ turn), and records (person_passage, person_alarm) go to the outbox after the tur
 write, so the outbox is never between a decision and the turnstile. `run()` ticks the lane,
 re-asks the platform about offline decisions, and purges stored photos past retention.
 
+Storage: the allow-list, the reconcile queue and the pass journal are one SQLite file
+(agent/personnel/allowlist.py), read on the loop and written on agent.storage's writer
+thread, so a turn never waits on an fsync.
+
 Privacy: the card's clear text is turned into an `Identity` (agent/personnel/identity.py) as
 soon as it arrives; nothing here logs, stores or sends more than the key and the mask.
 
@@ -81,12 +85,12 @@ class PersonnelStation:
         """Safe state: the arm is relocked as soon as the turnstile answers (a crash may have
         left an unlock standing), and again whenever it comes back after a loss."""
         self._relock_when_seen = True
-        for passage in await asyncio.to_thread(self.journal.open):
+        for passage in self.journal.open():
             aborted = passage.model_copy(update={"outcome": "aborted", "ended_at": self.clock.now(),
                                                  "reason": "the agent stopped during this pass"})
             log.warning("lane %s: pass %s was interrupted: recording it as aborted", self.settings.lane, passage.pass_id)
             await self.recorder.record("person_passage", aborted, "transactional")  # raises: keep the row
-            await asyncio.to_thread(self.journal.clear, passage.pass_id)
+            await self.journal.clear(passage.pass_id)
 
     async def run(self) -> None:
         next_slow = self.clock.monotonic()
@@ -158,14 +162,14 @@ class PersonnelStation:
             if self.lane.pass_ is not None and self.lane.pass_.unlocked and self._journalled != self.lane.pass_.pass_id:
                 # an unlocked pass must not vanish in a crash: journal it (after the unlock write)
                 self._journalled = self.lane.pass_.pass_id
-                await self._guard(asyncio.to_thread(self.journal.save, self.lane.draft()), "journal")
+                await self._guard(self.journal.save(self.lane.draft()), "journal")
 
     async def _do(self, action: ev.Action) -> ev.Event | None:
         match action:
             case ev.SendVerify(request, timeout_s):
                 self._spawn(self._verify(request, timeout_s))
             case ev.ConsultList(pass_id, person_key):
-                decision = await asyncio.to_thread(self.allow.decide, person_key, self.settings.area, self.clock.now())
+                decision = self.allow.decide(person_key, self.settings.area, self.clock.now())
                 return ev.ListLookup(pass_id, decision)
             case ev.Unlock(pass_id, expires_at):
                 return await self._unlock(pass_id, expires_at)
@@ -211,12 +215,12 @@ class PersonnelStation:
                     await self.recorder.record("person_passage", passage, "transactional")
                     if passage.pass_id == self._journalled:
                         self._journalled = None
-                        await asyncio.to_thread(self.journal.clear, passage.pass_id)
+                        await self.journal.clear(passage.pass_id)
                 case ev.Alarm(alarm):
                     log.warning("lane %s: %s alarm (%s)", alarm.lane, alarm.what, alarm.detail)
                     await self.recorder.record("person_alarm", alarm, "transactional")
                 case ev.AwaitReconcile(request, decision):
-                    await asyncio.to_thread(self.allow.await_reconcile, request, decision)
+                    await self.allow.await_reconcile(request, decision)
         except Exception:
             log.exception("personnel lane could not record %s", type(action).__name__)
             self.counters[f"record_failed.{type(action).__name__}"] += 1
@@ -272,7 +276,7 @@ class PersonnelStation:
     async def reconcile(self) -> int:
         """Ask again about offline decisions; publish person_reconcile for each answered."""
         done = 0
-        for request, decision in await asyncio.to_thread(self.allow.pending):
+        for request, decision in self.allow.pending():
             try:
                 response = await self.requester.request("person_verify", request, timeout=self.settings.verify_s)
             except (RequestTimeoutError, InvalidAnswerError, TimeoutError):  # no usable answer
@@ -292,7 +296,7 @@ class PersonnelStation:
         except Exception:
             log.exception("could not record person_reconcile")
             return False
-        await asyncio.to_thread(self.allow.reconciled, pass_id)
+        await self.allow.reconciled(pass_id)
         self.counters["reconciled"] += 1
         return True
 
@@ -307,7 +311,7 @@ class PersonnelStation:
             body = body_as(command, AllowListSync)
             if command.expired(self.clock.now()):
                 raise InvalidCommandError("expired", f"command expired at {command.expires_at.isoformat()}")
-            if not await asyncio.to_thread(self.allow.replace, body):
+            if not await self.allow.replace(body):
                 log.info("allow_list_sync version %d not newer than %d: ignored", body.version, self.allow.version)
             return None
 

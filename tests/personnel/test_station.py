@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from typing import Any
 
 from agent.clock import FakeClock
@@ -95,7 +96,7 @@ def test_platform_silent_the_allow_list_decides_and_queues_for_reconcile(tmp_pat
         st, books, arm = station(tmp_path, None, clock, key)
         await st.start()
         person = key.person_key("id_card", VALID["id_number"])
-        st.allow.replace(AllowListSync(version=4, entries=[AllowEntry(
+        await st.allow.replace(AllowListSync(version=4, entries=[AllowEntry(
             person_key=person, areas=["apron"], valid_from=T0, valid_until=T0.replace(year=2027))]))
         await st.emit("ts-1", _snapshot(0))
         await st.emit("id-1", card(VALID))
@@ -121,6 +122,39 @@ def test_an_expired_decision_never_unlocks(tmp_path):
         await st.close()
 
     asyncio.run(main())
+
+
+def test_every_people_db_commit_is_on_the_writer_thread_never_the_loop(tmp_path, mocker):
+    """Journal, reconcile queue and allow-list writes go through agent.storage's writer thread
+    (an fsync on the loop would stall every lane input behind it)."""
+    from agent import storage
+
+    committed_on: list[str] = []
+    real = storage.transaction
+
+    def watched(conn):
+        committed_on.append(threading.current_thread().name)
+        return real(conn)
+
+    mocker.patch.object(storage, "transaction", watched)
+    key, clock = SiteKey(os.urandom(32)), FakeClock(T0)
+
+    async def main():
+        st, books, arm = station(tmp_path, None, clock, key)
+        await st.start()
+        person = key.person_key("id_card", VALID["id_number"])
+        assert await st.allow.replace(AllowListSync(version=1, entries=[AllowEntry(
+            person_key=person, areas=["apron"], valid_from=T0, valid_until=T0.replace(year=2027))]))
+        assert not await st.allow.replace(AllowListSync(version=1, entries=[]))  # not newer: kept
+        await st.emit("ts-1", _snapshot(0))
+        await st.emit("id-1", card(VALID))
+        await settle(st)
+        assert arm.writes[-1] == "unlock" and st.journal.open() and st.allow.pending()
+        await st.close()
+
+    asyncio.run(main())
+    assert len(committed_on) >= 4  # two syncs, the reconcile row, the journalled pass
+    assert set(committed_on) == {"portedge-people-books"}
 
 
 def _snapshot(passages: int):
