@@ -1,6 +1,6 @@
 """Benchmark: the durable link against raw paho, on one mosquitto it starts itself.
 
-    .venv/bin/python bench/bench_link.py [--events 20000] [--backlog 100000] [--producers 64]
+    .venv/bin/python bench/bench_link.py [--events 20000] [--backlog 100000] [--producers 64] [--inflight N]
 
 Reports, in one run on one broker:
 - raw paho QoS 1 publish rate of 200-byte payloads, 100 in flight (the baseline);
@@ -100,17 +100,20 @@ async def drained(outbox: Outbox) -> None:
 
 
 async def agent_run(broker: Mosquitto, db: Path, args) -> dict[str, float]:
+    broker_config = {"url": broker.url, "reconnect_base_s": 0.05, "reconnect_cap_s": 0.2}
+    if args.inflight:
+        broker_config["inflight"] = args.inflight
     config = NodeConfig.model_validate({
         "node": {"id": "lane-1", "site": "yt", "role": "gate", "heartbeat_s": 3600},
-        "broker": {"url": broker.url, "reconnect_base_s": 0.05, "reconnect_cap_s": 0.2, "inflight": args.inflight},
+        "broker": broker_config,
     })
     outbox = Outbox(db, "lane-1", synchronous="FULL")
+    out: dict[str, float] = {"window": config.broker.inflight}
     timing = Timing(outbox)
     link = Link(config, outbox, rng=random.Random(1))
     await link.start()
     while not link.connected:
         await asyncio.sleep(0.01)
-    out: dict[str, float] = {}
 
     async def produce(n: int, producers: int, record: bool) -> None:
         numbers = iter(range(n))
@@ -177,7 +180,8 @@ def main() -> int:
     parser.add_argument("--backlog", type=int, default=100_000)
     parser.add_argument("--producers", type=int, default=64)
     parser.add_argument("--idle-s", type=float, default=5.0)
-    parser.add_argument("--inflight", type=int, default=100, help="the agent's in-flight window")
+    parser.add_argument("--inflight", type=int, default=0,
+                        help="the agent's in-flight window (default: the config's, broker.inflight)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="portedge-bench-") as tmp, Mosquitto(persistence=False) as broker:
         raw = raw_paho_rate(broker.port, args.events)
@@ -186,7 +190,7 @@ def main() -> int:
     base = (raw + raw_after) / 2
     print(f"raw paho QoS1, 200 B, 100 in flight: {raw:,.0f} msg/s (again after the agent: {raw_after:,.0f})")
     print(f"agent put->outbox(FULL)->PUBACK->delete: {agent['agent_rate']:,.0f} msg/s  ratio {agent['agent_rate'] / base:.2f}"
-          f"  ({args.producers} concurrent producers)")
+          f"  ({args.producers} concurrent producers, window {agent['window']})")
     print(f"put->PUBACK latency under that load: p50 {agent['lat_load_p50']:.1f} ms, p99 {agent['lat_load_p99']:.1f} ms")
     print(f"put->PUBACK latency paced (1 put / 5 ms): p50 {agent['lat_paced_p50']:.2f} ms, p99 {agent['lat_paced_p99']:.2f} ms")
     print(f"drain of a {args.backlog:,}-event backlog: {agent['drain_rate']:,.0f} msg/s  ratio {agent['drain_rate'] / base:.2f}")
