@@ -34,6 +34,7 @@ from agent.link import Link  # noqa: E402
 from agent.outbox import Outbox  # noqa: E402
 
 PRODUCERS = 64
+STUCK_S = 20.0  # an outbox that sends nothing for this long ends the run, reporting what is left
 
 
 def result(events: int, seconds: float, cpu: float, **extra) -> str:
@@ -108,13 +109,19 @@ async def edge(args) -> str:
             await asyncio.gather(*(one() for _ in range(PRODUCERS)))
         else:
             put = outbox.stats().depth
-        while outbox.stats().depth and not stop.is_set():
+        moved, last = time.monotonic(), -1
+        while (depth := outbox.stats().depth) and not stop.is_set():
+            if depth != last:
+                last, moved = depth, time.monotonic()
+            elif time.monotonic() - moved > STUCK_S:  # report what is left rather than hang
+                break
             await asyncio.sleep(0.005)
         seconds, cpu = time.perf_counter() - t0, sum(os.times()[:2]) - cpu0
+        left = outbox.stats().depth
     finally:
         await link.stop()
         outbox.close()
-    return result(put, seconds, cpu, put=put)
+    return result(put - left, seconds, cpu, put=put, left=left)
 
 
 def main() -> int:

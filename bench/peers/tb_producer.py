@@ -39,6 +39,7 @@ from thingsboard_gateway.storage.sqlite.sqlite_event_storage import SQLiteEventS
 T0_MS = 1_796_000_000_000  # event timestamps: T0 + event number, one per event
 MIN_PACK_SEND_DELAY_S = 0.05  # the service's minPackSendDelayMS default
 MAX_PAYLOAD_BYTES = 8196  # the service's maxPayloadSizeBytes default
+STUCK_S = 20.0  # a drain that forwards nothing for this long ends, reporting what is left
 
 
 class _StorageLog(logging.LoggerAdapter):
@@ -137,11 +138,17 @@ def main() -> int:
                         accepted.mark(i)
             while forwarder.forwarded < put and not stop.is_set():
                 time.sleep(0.002)
-        else:
+        else:  # until the storage is empty, or nothing moved for STUCK_S (what is left is reported)
+            moved = time.monotonic()
+            last = -1
             while not stop.is_set() and not (forwarder.idle.wait(0.05) and storage.len() == 0):
-                pass
+                if forwarder.forwarded != last:
+                    last, moved = forwarder.forwarded, time.monotonic()
+                elif time.monotonic() - moved > STUCK_S:
+                    break
         seconds = time.perf_counter() - t0
         cpu = sum(os.times()[:2]) - cpu0
+        left = storage.len()
     finally:
         forwarder.stop.set()
         forwarder.join(5)
@@ -150,7 +157,7 @@ def main() -> int:
         client.disconnect()
     done = forwarder.forwarded
     print(json.dumps({"events": done, "put": put, "seconds": seconds, "rate": done / seconds if seconds else 0.0,
-                      "cpu_us_per_event": 1e6 * cpu / done if done else None, "messages": forwarder.messages}),
+                      "cpu_us_per_event": 1e6 * cpu / done if done else None, "messages": forwarder.messages, "left": left}),
           flush=True)
     return 0
 

@@ -107,9 +107,11 @@ def wait_quiet(marks: Marks, quiet_s: float = 1.5, limit_s: float = 120.0) -> No
         time.sleep(0.1)
 
 
-def kill_trial(port: int, tmp: Path, who: str, devices: int, events: int, rate: float, base: int) -> tuple[Tally, int]:
+def kill_trial(port: int, tmp: Path, who: str, devices: int, events: int, rate: float,
+               base: int) -> tuple[Tally, int, int]:
     """Kill -9 the producer once half its events are accepted; restart it to drain; tally.
-    Returns the tally and how many events it had accepted when the kill landed."""
+    Returns the tally, how many events it had accepted when the kill landed, and how many
+    the restarted producer left in its storage (0 unless its drain stalled)."""
     trial = Path(tempfile.mkdtemp(prefix=f"kill-{who}-", dir=tmp))
     accepted = Marks(trial / "accepted", events, create=True)
     received = Marks(trial / "received", events, create=True)
@@ -133,9 +135,9 @@ def kill_trial(port: int, tmp: Path, who: str, devices: int, events: int, rate: 
         producer.send_signal(signal.SIGKILL)
         producer.wait()
         at_kill = accepted.seen()
-        run(producer_cmd(who, port, *args, "--drain"))
+        drained = run(producer_cmd(who, port, *args, "--drain"))
         wait_quiet(received)
-        return tally(accepted.snapshot(), received.snapshot()), at_kill
+        return tally(accepted.snapshot(), received.snapshot()), at_kill, drained.get("left", 0)
     finally:
         receiver.terminate()
         receiver.wait(10)
@@ -175,7 +177,9 @@ def report(rounds: list[dict], args) -> None:
             print(f"  {who:12s} accepted {spread([t['accepted'] for t in trials], '{:,.0f}')}"
                   f"  lost {spread([t['lost'] for t in trials], '{:,.0f}')}"
                   f"  duplicates {spread([t['duplicates'] for t in trials], '{:,.0f}')}"
-                  f"  delivered unacknowledged {spread([t['unacknowledged'] for t in trials], '{:,.0f}')}")
+                  f"  delivered unacknowledged {spread([t['unacknowledged'] for t in trials], '{:,.0f}')}"
+                  + (f"  LEFT IN STORAGE after the drain stalled: {[t['left'] for t in trials]}"
+                     if any(t["left"] for t in trials) else ""))
 
 
 def main() -> int:
@@ -199,8 +203,8 @@ def main() -> int:
                 this["kill"][mode] = {}
                 for who in order:
                     base += 10_000_000
-                    result, at_kill = kill_trial(broker.port, Path(tmp), who, 10, args.kill_events, rate, base)
-                    this["kill"][mode][who] = {**result.__dict__, "at_kill": at_kill}
+                    result, at_kill, left = kill_trial(broker.port, Path(tmp), who, 10, args.kill_events, rate, base)
+                    this["kill"][mode][who] = {**result.__dict__, "at_kill": at_kill, "left": left}
             this["load"].append(loadavg())
             rounds.append(this)
             print(f"round {n + 1}: load {this['load'][0]:.1f} -> {this['load'][1]:.1f}; "
