@@ -1,4 +1,4 @@
-"""`portedge pda --config examples/pda.toml`: start the forklift PDA app (Kivy), running the
+"""`portedge pda --config examples/pda-local.toml`: start the forklift PDA app (Kivy), running the
 agent core (outbox, link, task board, scanners) in-process on the app's asyncio loop.
 
 Registered in agent/cli/main.py's `COMMANDS` the way the simulator commands are: agent/ names

@@ -1,4 +1,6 @@
-"""`portedge check-config`: good configs pass with a summary, bad ones list every problem."""
+"""`portedge check-config`: good configs pass with a summary, bad ones list every problem; every
+example in examples/ checks ok as shipped, and the site templates (examples/site/) fail only
+for the site's own files."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from agent.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+SITE = EXAMPLES / "site"
+BROKEN = ROOT / "tests" / "configs" / "broken-gate-lane.toml"
 PORTEDGE = ROOT / ".venv" / "bin" / "portedge"
 
 
@@ -36,20 +40,35 @@ def test_gate_lane_local_example_is_ok(capsys):
     assert f"storage  {EXAMPLES / 'var' / 'lane-1.db'}" in out
 
 
-def test_tls_examples_say_their_certificate_is_missing(capsys):
-    for name in ("gate-lane.toml", "pda.toml"):
-        path = str(EXAMPLES / name)
-        assert main(["check-config", path]) == 2
+def test_every_example_checks_ok_as_shipped(capsys):
+    """What an operator copies from the README works as it is (no site files needed)."""
+    shipped = sorted(p for p in EXAMPLES.rglob("*.toml") if SITE not in p.parents and "var" not in p.parts)
+    assert {p.name for p in shipped} >= {"gate-lane-local.toml", "pda-local.toml"}
+    for path in shipped:
+        assert main(["check-config", str(path)]) == 0, capsys.readouterr().err
+        assert capsys.readouterr().out.startswith("ok: "), path
+    others = {p.relative_to(EXAMPLES) for p in EXAMPLES.rglob("*") if p.is_file() and "var" not in p.parts}
+    assert {str(p) for p in others if p.suffix != ".toml"} == {"site/README.md"}  # nothing else to explain
+
+
+def test_site_templates_fail_only_for_the_site_files(capsys):
+    templates = sorted(SITE.glob("*.toml"))
+    assert {p.name for p in templates} == {"gate-lane.toml", "pda.toml"}
+    assert "site's files" in (SITE / "README.md").read_text(encoding="utf-8")
+    for path in templates:
+        assert path.read_text(encoding="utf-8").startswith("# TEMPLATE for a deployed site")
+        assert main(["check-config", str(path)]) == 2
         assert capsys.readouterr().err == f"{path}: broker.ca_file: /etc/portedge/ca.pem does not exist\n"
 
 
-def test_tls_example_is_ok_once_its_ca_exists(tmp_path, monkeypatch, capsys):
+def test_site_templates_are_ok_once_the_site_files_exist(tmp_path, monkeypatch, capsys):
     (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
     monkeypatch.setenv("PORTEDGE_BROKER__CA_FILE", str(tmp_path / "ca.pem"))
-    assert main(["check-config", str(EXAMPLES / "gate-lane.toml")]) == 0
-    out = capsys.readouterr().out
-    assert "mqtts://broker.port.example:8883 (MQTT 5, TLS)" in out
-    assert "change-me" not in out  # the broker password never reaches the screen
+    for path in sorted(SITE.glob("*.toml")):
+        assert main(["check-config", str(path)]) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert "mqtts://broker.port.example:8883 (MQTT 5, TLS)" in out
+        assert "change-me" not in out  # the broker password never reaches the screen
 
 
 def test_pda_local_example_is_ok(capsys):
@@ -60,7 +79,7 @@ def test_pda_local_example_is_ok(capsys):
 
 
 def test_broken_example_lists_every_problem(capsys):
-    path = str(EXAMPLES / "broken-gate-lane.toml")
+    path = str(BROKEN)
     assert main(["check-config", path]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -127,7 +146,7 @@ def test_installed_command_runs(tmp_path):
                           capture_output=True, text=True, env=env, timeout=60)
     assert good.returncode == 0, good.stderr
     assert good.stdout.startswith("ok: ")
-    bad = subprocess.run([sys.executable, "-m", "agent", "check-config", str(EXAMPLES / "broken-gate-lane.toml")],
+    bad = subprocess.run([sys.executable, "-m", "agent", "check-config", str(BROKEN)],
                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
     assert bad.returncode == 2
     assert len(bad.stderr.splitlines()) == 4

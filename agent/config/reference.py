@@ -32,7 +32,7 @@ One TOML file per node. `portedge check-config FILE` validates it exactly as `po
 loads it and prints every problem as `FILE: key.path: reason` (exit 2). The file must be
 UTF-8 without a byte order mark. Relative paths (storage, certificates) are relative to the
 config file's folder, not to the working folder. Starting points: `portedge init gate|pda DIR`,
-and examples/ (`*-local.toml` need no certificates).
+and examples/ (they check ok as shipped; examples/site/ holds templates that need the site's CA file).
 
 ## Environment overrides
 

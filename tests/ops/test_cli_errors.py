@@ -37,7 +37,7 @@ USAGE = [
     ["run", "--config", GOOD, "--duration", "0"],
     ["run", "--config", GOOD, "--duration", "-5"],
     ["run", "--config", GOOD, "--log-format", "xml"],
-    ["run", "--config", PDA.replace("pda-local", "broken-gate-lane")],
+    ["run", "--config", str(ROOT / "tests" / "configs" / "broken-gate-lane.toml")],
     ["pda", "--config", "/nowhere/pda.toml"],
     ["pda", "--config", GOOD],  # a gate config
     ["pda", "--config", PDA, "--size", "big"],

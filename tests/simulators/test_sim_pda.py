@@ -99,11 +99,11 @@ def test_documented_badge_logs_in_and_tasks_arrive(mosquitto, tmp_path):
 
 
 def test_sim_pda_refuses_a_broker_that_is_not_on_this_machine():
-    proc = subprocess.run([sys.executable, "-m", "agent", "sim", "pda", "--config", str(ROOT / "examples/pda.toml")],
+    proc = subprocess.run([sys.executable, "-m", "agent", "sim", "pda", "--config", str(ROOT / "examples/site/pda.toml")],
                           cwd=ROOT, capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PORTEDGE_BROKER__CA_FILE": ""})
     assert proc.returncode == 2
-    assert "examples/pda.toml" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
+    assert "examples/site/pda.toml" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
 
 
 def test_sim_platform_takes_drivers_and_a_task_rate(mosquitto):
