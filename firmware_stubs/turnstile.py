@@ -120,6 +120,7 @@ class TurnstileModel:
 
 class TurnstileController(ModbusFace):
     bits = BITS
+    input_registers = COUNTER + 1
     tick_name = "turnstile-tick"
 
     def __init__(self, *, clock: Clock = SYSTEM_CLOCK, unit_id: int = 1, unlock_s: float = 10.0,
