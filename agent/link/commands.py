@@ -35,7 +35,9 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Container, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -61,6 +63,46 @@ log = logging.getLogger(__name__)
 _CODES = set(ErrorBody.model_fields["code"].annotation.__args__)  # the Literal's values
 BUSY_ANSWERS_AT_ONCE = 1024  # busy answers waiting to be stored (each holds a few fields, no payload)
 BUSY_BATCH = 64  # busy answers built and stored together, then the loop gets its turn
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a command is answered with an error instead of being run."""
+
+    code: str  # an ErrorBody code
+    reason: str
+
+
+def admit(name: str, raw: Any, node: str, known: Container[str] = COMMANDS) -> Command | Refusal:
+    """The contract's checks on a command that parsed as JSON: one this node knows (`known`, a
+    subset of the contract's), valid against its schema, of its topic's type, addressed to
+    `node`. Sans-I/O: the fleet simulator's nodes answer with it too."""
+    spec = COMMANDS.get(name)
+    if spec is None or name not in known:
+        return Refusal("unknown_command", f"this node has no command {name!r}")
+    try:
+        command = spec.wrapper.model_validate(raw)
+        assert isinstance(command, Command)  # a CMD spec's wrapper is Command[body]
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors()[:10])
+        return Refusal("invalid_schema", problems)
+    if command.type != name:
+        return Refusal("invalid_schema", f"type {command.type!r} does not match topic {name!r}")
+    if command.node != node:
+        return Refusal("wrong_node", f"command is for node {command.node!r}, this is {node!r}")
+    return command
+
+
+def timely(command: Command, now: datetime, max_ttl_s: float) -> Refusal | None:
+    """Not expired, and not expiring further ahead than `max_ttl_s` (how long answers are kept
+    is what makes a re-delivery safe; see the module docstring)."""
+    if command.expired(now):
+        return Refusal("expired", f"command expired at {command.expires_at.isoformat()}")
+    ahead = (command.expires_at - now).total_seconds()
+    if ahead > max_ttl_s:
+        return Refusal("refused", f"expires_at is {ahead:.0f} s ahead; this node takes commands that"
+                       f" expire within {max_ttl_s:g} s ([commands] max_ttl_s)")
+    return None
 
 
 def _valid_reply_topic(topic: Any, site: str, node: str) -> bool:
@@ -240,40 +282,23 @@ class CommandDesk:
             await self._refuse(name, "invalid_json", f"payload is not JSON: {str(err)[:200]}", {}, props)
             return
         peek = peek_fields(raw)
-        spec, handler = COMMANDS.get(name), self._handlers.get(name)
-        if spec is None or handler is None:
-            await self._refuse(name, "unknown_command", f"this node has no command {name!r}", peek, props)
-            return
-        try:
-            command = spec.wrapper.model_validate(raw)
-        except ValidationError as err:
-            problems = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in err.errors()[:10])
-            await self._refuse(name, "invalid_schema", problems, peek, props)
-            return
-        if command.type != name:
-            await self._refuse(name, "invalid_schema", f"type {command.type!r} does not match topic {name!r}", peek, props)
-            return
-        if command.node != self._node:
-            await self._refuse(name, "wrong_node", f"command is for node {command.node!r}, this is {self._node!r}",
-                               peek, props)
+        command = admit(name, raw, self._node, known=self._handlers)
+        if isinstance(command, Refusal):
+            await self._refuse(name, command.code, command.reason, peek, props)
             return
         if await self._answer_again(command):
             return
-        now = self._clock.now()
-        if command.expired(now):
-            await self._refuse(name, "expired", f"command expired at {command.expires_at.isoformat()}", peek, props)
-            return
-        ahead, limit = (command.expires_at - now).total_seconds(), self._settings.max_ttl_s
-        if ahead > limit:
-            await self._refuse(name, "refused", f"expires_at is {ahead:.0f} s ahead; this node takes commands that"
-                               f" expire within {limit:g} s ([commands] max_ttl_s)", peek, props)
+        now, limit = self._clock.now(), self._settings.max_ttl_s
+        refusal = timely(command, now, limit)
+        if refusal is not None:
+            await self._refuse(name, refusal.code, refusal.reason, peek, props)
             return
         lost = self._outbox.answers_lost_at
         if lost is not None and command.ts < lost and (now - lost).total_seconds() <= limit:
             await self._refuse(name, "refused", f"command made at {command.ts.isoformat()}, before this node's stored"
                                f" answers were lost ({lost.isoformat()}): it may have run already", peek, props)
             return
-        await self._run(name, handler, command)
+        await self._run(name, self._handlers[name], command)
 
     async def _answer_again(self, command: Command) -> bool:
         if command.id in self._running:

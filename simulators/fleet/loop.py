@@ -2,10 +2,9 @@
 
 Why not `loop_start()` per client: each one is a thread plus three file descriptors, and
 paho's own loop uses select(), which fails past fd 1024 (measured: ~340 clients per process).
-Here every client's socket sits in one `selectors.DefaultSelector` (epoll on Linux) and the
-loop calls `loop_read` / `loop_write` / `loop_misc` itself, through paho 2.x's external-loop
-hooks (on_socket_open/close/register_write/unregister_write). A paho client driven this way
-opens no socket pair and no thread: one fd per node.
+Here every client's socket sits in the agent's `PahoSockets` (agent/link/paho_sockets.py: one
+selector, epoll on Linux, fed by paho 2.x's external-loop hooks), and this loop adds timers.
+A paho client driven this way opens no socket pair and no thread: one fd per node.
 
 Timers (`call_later`) run on the same thread, so node code never needs a lock. Everything that
 touches a client must run on this thread: this module must never be called from another one
@@ -18,13 +17,13 @@ import heapq
 import itertools
 import logging
 import resource
-import selectors
-import socket
 import threading
 import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
+
+from agent.link.paho_sockets import PahoSockets
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +45,6 @@ def raise_fd_limit() -> int:
     return soft
 
 
-def no_delay(_client: object, _userdata: object, sock) -> None:
-    """paho leaves Nagle on: a PUBACK or a response written behind another small packet then
-    waits for the peer's delayed ACK (~40 ms, measured here). MQTT packets are whole messages."""
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except (OSError, AttributeError):
-        pass
-
-
 class Timer:
     __slots__ = ("when", "fn", "cancelled")
 
@@ -69,13 +59,17 @@ class PollLoop:
     """A selector loop with timers. `attach(client)` hands a paho client's I/O to it."""
 
     def __init__(self) -> None:
-        self._selector = selectors.DefaultSelector()
+        self.sockets = PahoSockets()
         self._timers: list[tuple[float, int, Timer]] = []
         self._order = itertools.count()
         self._stop = threading.Event()
-        self._clients: list[mqtt.Client] = []
         self._misc_started = False
-        self.errors = 0  # callbacks that raised: counted, logged, never fatal
+        self._timer_errors = 0
+
+    @property
+    def errors(self) -> int:
+        """Client I/O and timers that raised: counted, logged, never fatal."""
+        return self.sockets.errors + self._timer_errors
 
     # -- timers ---------------------------------------------------------------------------
 
@@ -91,36 +85,11 @@ class PollLoop:
 
         self.call_later(period_s if first_s is None else first_s, tick)
 
-    # -- paho hooks -----------------------------------------------------------------------
+    # -- clients --------------------------------------------------------------------------
 
     def attach(self, client: mqtt.Client) -> None:
-        client.on_socket_open = self._on_open
-        client.on_socket_close = self._on_close
-        client.on_socket_register_write = self._on_want_write
-        client.on_socket_unregister_write = self._on_written
-        self._clients.append(client)
-
-    def _on_open(self, client: mqtt.Client, _userdata: object, sock) -> None:
-        no_delay(client, _userdata, sock)
-        self._selector.register(sock, selectors.EVENT_READ, client)
-
-    def _on_close(self, _client: mqtt.Client, _userdata: object, sock) -> None:
-        try:
-            self._selector.unregister(sock)
-        except (KeyError, ValueError):
-            pass
-
-    def _on_want_write(self, client: mqtt.Client, _userdata: object, sock) -> None:
-        try:
-            self._selector.modify(sock, selectors.EVENT_READ | selectors.EVENT_WRITE, client)
-        except (KeyError, ValueError):
-            pass
-
-    def _on_written(self, client: mqtt.Client, _userdata: object, sock) -> None:
-        try:
-            self._selector.modify(sock, selectors.EVENT_READ, client)
-        except (KeyError, ValueError):
-            pass
+        """Hand a paho client's I/O to this loop."""
+        self.sockets.attach(client)
 
     # -- running --------------------------------------------------------------------------
 
@@ -143,7 +112,7 @@ class PollLoop:
     def _serve(self, until: float | None, obey_stop: bool) -> None:
         if not self._misc_started:
             self._misc_started = True
-            self.every(MISC_EVERY_S, self._misc)
+            self.every(MISC_EVERY_S, self.sockets.misc)
         while not (obey_stop and self._stop.is_set()):
             now = time.monotonic()
             if until is not None and now >= until:
@@ -152,16 +121,7 @@ class PollLoop:
             timeout = 0.1
             if self._timers:
                 timeout = min(timeout, max(0.0, self._timers[0][0] - time.monotonic()))
-            for key, mask in self._selector.select(timeout):
-                client: mqtt.Client = key.data
-                try:
-                    if mask & selectors.EVENT_READ:
-                        client.loop_read()
-                    if mask & selectors.EVENT_WRITE and client.socket() is not None:
-                        client.loop_write()
-                except Exception:  # noqa: BLE001 - one bad node must not stop a thousand
-                    self.errors += 1
-                    log.exception("fleet: client I/O failed")
+            self.sockets.poll(timeout)
 
     def _run_due(self, now: float) -> None:
         while self._timers and self._timers[0][0] <= now:
@@ -171,13 +131,8 @@ class PollLoop:
             try:
                 timer.fn()
             except Exception:  # noqa: BLE001 - a failing node timer is counted, not fatal
-                self.errors += 1
+                self._timer_errors += 1
                 log.exception("fleet: timer failed")
 
-    def _misc(self) -> None:
-        for client in self._clients:
-            if client.socket() is not None:
-                client.loop_misc()
-
     def close(self) -> None:
-        self._selector.close()
+        self.sockets.close()

@@ -3,7 +3,8 @@
 Each node has its own client id, an MQTT 5 persistent session (clean_start=False, session
 expiry), a retained birth `state` and a retained last will, a per-node `seq`, QoS 1 publishes of
 lane or PDA traffic plus heartbeats, and a subscription to its `cmd/+`: every command gets a
-Response on its `reply_to`, so the platform can time the platform -> node path. After a lost
+Response on its `reply_to`, so the platform can time the platform -> node path; it is checked
+by the agent's own command checks (agent.link.commands `admit`, `timely`). After a lost
 connection it reconnects with exponential backoff and full jitter (agent.link.backoff.Backoff,
 the agent's own helper).
 
@@ -24,16 +25,19 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from agent import __version__
-from agent.contract.catalog import COMMANDS
+from agent.config.model import CommandsSection
 from agent.contract.envelope import Envelope, ErrorBody, Response, new_id, peek_fields
 from agent.contract.node import NodeState
 from agent.contract.topics import Kind, Topic, node_filter
 from agent.link.backoff import Backoff
+from agent.link.commands import Refusal, admit, timely
 from simulators.fleet import traffic
 from simulators.fleet.loop import PollLoop
+
+MAX_TTL_S = CommandsSection().max_ttl_s  # the agent's default: commands may expire this far ahead
 
 
 @dataclass
@@ -131,7 +135,7 @@ class FleetNode:
     def force_close(self) -> None:
         sock = self.client.socket()
         if sock is not None:
-            self._loop._on_close(self.client, None, sock)
+            self._loop.sockets.forget(sock)
             sock.close()
 
     def _attempt(self) -> None:
@@ -253,15 +257,10 @@ class FleetNode:
         client.publish(reply_to, rsp.model_dump_json(), qos=1)
 
     def _check(self, name: str, raw: dict) -> ErrorBody | None:
-        spec = COMMANDS.get(name)
-        if spec is None:
-            return ErrorBody(code="unknown_command", reason=f"no command {name!r} here")
-        try:
-            command = spec.wrapper.model_validate(raw)
-        except ValidationError as err:
-            return ErrorBody(code="invalid_schema", reason=str(err)[:2000])
-        if command.node != self.node:
-            return ErrorBody(code="wrong_node", reason=f"command is for {command.node!r}, this is {self.node!r}")
-        if command.expired(datetime.now(UTC)):
-            return ErrorBody(code="expired", reason=f"expired at {command.expires_at.isoformat()}")
-        return None
+        """The agent's own checks (agent.link.commands), without its outbox: a fleet node keeps
+        no answers, so there is no duplicate or lost-answers check."""
+        command = admit(name, raw, self.node)
+        refusal = command if isinstance(command, Refusal) else timely(command, datetime.now(UTC), MAX_TTL_S)
+        if refusal is None:
+            return None
+        return ErrorBody.model_validate({"code": refusal.code, "reason": refusal.reason})

@@ -30,7 +30,7 @@ from agent.contract.gate import LaneMode, Reread
 from agent.contract.tasks import Task, TaskCancel
 from agent.contract.topics import Kind, Topic, site_filter
 from agent.errors import TopicError
-from simulators.fleet.loop import no_delay
+from agent.link.paho_sockets import no_delay
 from simulators.fleet.stats import percentiles
 
 COMMAND_TTL_S = 30.0
@@ -68,7 +68,7 @@ class PlatformProbe:
         c.max_inflight_messages_set(100)
         c.reconnect_delay_set(1, 2)
         c.on_connect, c.on_message, c.on_disconnect = self._on_connect, self._on_message, self._on_disconnect
-        c.on_socket_open = no_delay
+        c.on_socket_open = lambda _client, _userdata, sock: no_delay(sock)
         self._client, self._host, self._port = c, host, port
 
     def start(self, timeout: float = 10.0) -> None:

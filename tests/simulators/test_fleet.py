@@ -20,8 +20,8 @@ from agent.contract.envelope import Command, new_id
 from agent.contract.gate import LaneMode
 from agent.contract.topics import Kind, Topic, site_filter
 from simulators.fleet import FleetConfig, run_fleet
-from simulators.fleet.loop import raise_fd_limit
-from simulators.fleet.node import NodeSettings
+from simulators.fleet.loop import PollLoop, raise_fd_limit
+from simulators.fleet.node import Counters, FleetNode, NodeSettings
 from simulators.fleet.stats import percentiles
 from simulators.fleet.worker import WorkerSpec, run_worker
 
@@ -108,6 +108,31 @@ def test_nodes_retain_births_answer_commands_and_leave_offline(mosquitto):
     after = states.collect(lambda got: sum(1 for _, _, p in got if p["body"]["status"] == "offline") >= 20, 5)
     states.close()
     assert sum(1 for _, _, p in after if p["body"]["status"] == "offline") == 20
+
+
+def test_a_fleet_node_refuses_a_command_as_the_agent_does():
+    """The node's checks are the agent's (agent.link.commands): one set of rules, not a copy."""
+    loop = PollLoop()
+    node = FleetNode(loop, "lane-0001", "gate", NodeSettings(host="127.0.0.1", port=1), random.Random(1), Counters())
+
+    def command(ttl_s: float = 30, node_id: str = "lane-0001", type_: str = "lane_mode") -> dict:
+        return json.loads(Command[LaneMode](
+            id=new_id(), node=node_id, type=type_, body=LaneMode(lane="lane-0001", mode="manual"),
+            reply_to=str(Topic(SITE, "lane-0001", Kind.RES, "lane_mode")), correlation_id="c",
+            expires_at=datetime.now(UTC) + timedelta(seconds=ttl_s)).model_dump_json())
+
+    try:
+        assert node._check("lane_mode", command()) is None
+        refused = {
+            "unknown_command": node._check("self_destruct", command()),
+            "wrong_node": node._check("lane_mode", command(node_id="lane-0002")),
+            "expired": node._check("lane_mode", command(ttl_s=-1)),
+            "refused": node._check("lane_mode", command(ttl_s=3600)),  # beyond [commands] max_ttl_s
+            "invalid_schema": node._check("lane_mode", command(type_="reread")),
+        }
+        assert {code: error.code if error else None for code, error in refused.items()} == {c: c for c in refused}
+    finally:
+        loop.close()
 
 
 def test_fleet_run_survives_a_broker_restart_and_reports(mosquitto, tmp_path):
