@@ -37,10 +37,12 @@ def test_event_numbers_are_found_in_every_envelope_and_outside_ones_ignored(tmp_
     one_record = json.dumps({"id": "x", "seq": 3, "body": event_body(base + 1, 10)}).encode()
     pack = json.dumps({"dev-2": [{"ts": 1, "values": event_body(base + 2, 10)},
                                  {"ts": 2, "values": event_body(base + 3, 10)}]}).encode()
+    as_string = json.dumps({"records": [json.dumps({"body": event_body(base + 4, 10)})]}).encode()
     other_trial = json.dumps({"body": event_body(base - 1, 10)}).encode()
-    assert [marks.mark_numbers(p, base) for p in (one_record, pack, pack, other_trial)] == [1, 2, 2, 0]
-    assert marks.snapshot() == bytes([0, 1, 2, 2, 0, 0, 0, 0, 0, 0])
-    assert marks.seen() == 3
+    found = [marks.mark_numbers(p, base) for p in (one_record, pack, pack, as_string, other_trial)]
+    assert found == [1, 2, 2, 1, 0]
+    assert marks.snapshot() == bytes([0, 1, 2, 2, 1, 0, 0, 0, 0, 0])
+    assert marks.seen() == 4
     marks.close()
 
 

@@ -8,7 +8,7 @@ nothing the producer acknowledged goes uncounted because of the kill itself.
 
 Events are numbered from a per-trial base so a late copy from an earlier trial never counts;
 every event body carries its number as `"ev": N`, found in any envelope (one record, a batch,
-a ThingsBoard telemetry pack) by the same pattern. Stdlib only: it runs in the project's venv
+a record carried as an escaped JSON string, a ThingsBoard telemetry pack) by the same pattern. Stdlib only: it runs in the project's venv
 and in the peer's.
 """
 
@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-EVENT_NUMBER = re.compile(rb'"ev":\s*(\d+)')
+EVENT_NUMBER = re.compile(rb'\\?"ev\\?":\s*(\d+)')  # also inside a record carried as a JSON string
 
 
 def event_body(n: int, devices: int) -> dict:

@@ -38,7 +38,7 @@ from thingsboard_gateway.storage.sqlite.sqlite_event_storage import SQLiteEventS
 
 T0_MS = 1_796_000_000_000  # event timestamps: T0 + event number, one per event
 MIN_PACK_SEND_DELAY_S = 0.05  # the service's minPackSendDelayMS default
-MAX_PAYLOAD_BYTES = 8196  # the service's maxPayloadSizeBytes default
+MAX_PAYLOAD_BYTES = 8196  # the client's default (the service's maxPayloadSizeBytes default too)
 STUCK_S = 20.0  # a drain that forwards nothing for this long ends, reporting what is left
 
 
@@ -100,6 +100,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0.0, help="events/s; 0 = flat out")
     parser.add_argument("--accepted", help="marks file: each event marked once put() returned True")
     parser.add_argument("--drain", action="store_true", help="put nothing; forward what is stored")
+    parser.add_argument("--payload-bytes", type=int, default=MAX_PAYLOAD_BYTES,
+                        help="the client's payload cap (what a platform's session limits would set)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     stop = threading.Event()
@@ -110,7 +112,7 @@ def main() -> int:
                                  _StorageLog(logging.getLogger("storage"), {}), threading.Event())
     client = TBGatewayMqttClient("127.0.0.1", args.port, username="bench-gateway", quality_of_service=1,
                                  client_id=f"bench-tb-{os.getpid()}")
-    client.max_payload_size = MAX_PAYLOAD_BYTES
+    client.max_payload_size = args.payload_bytes
     client.connect()
     deadline = time.monotonic() + 10
     while not client.is_connected():

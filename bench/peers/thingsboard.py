@@ -11,10 +11,12 @@ mosquitto on 127.0.0.1:
   in each round, the ratios use their mean);
 - Port Edge's live durable pipeline (edge_producer.py: outbox aput -> commit -> Link ->
   PUBACK -> delete);
-- the peer (tb_producer.py: its SQLite event storage and MQTT client, its read-pack/ack loop).
+- the peer (tb_producer.py: its SQLite event storage and MQTT client, its read-pack/ack loop),
+  once with its client's default payload cap (8,196 bytes) and once with the cap its client
+  takes from a platform granting 64 KiB (52,428 bytes: more events per message).
 Throughput: events from the first put to the last delete, for 10 devices and for 1,000
 devices (ThingsBoard packs one device's events into one message; 1,000 devices leave it
-little to pack). The order of Port Edge and the peer alternates from round to round.
+little to pack). The order of the contenders rotates from round to round.
 
 Kill -9: each durable producer, with a counting subscriber on the broker (receiver.py), is
 killed once it has accepted half its events (flat out, and paced), restarted on the same
@@ -72,9 +74,19 @@ def loadavg() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
+#: the peer's MQTT payload cap: its client's default (kept when the platform grants no session
+#: limits, as mosquitto does not answer that request), and what the client would take from a
+#: platform granting 64 KiB (80 % of the grant, as its client computes it)
+PEER_CAPS = {"thingsboard": 8196, "thingsboard-64k": 52428}
+THROUGHPUT = ["edge", *PEER_CAPS]
+LABEL = {"raw": "raw paho QoS 1 (one message per event)", "edge": "Port Edge live durable",
+         "thingsboard": "ThingsBoard GW SQLite, 8,196 B cap", "thingsboard-64k": "ThingsBoard GW SQLite, 52,428 B cap"}
+
+
 def producer_cmd(who: str, port: int, *args: str) -> list[str]:
-    if who == "thingsboard":
-        return [str(PEER_PYTHON), str(HERE / "tb_producer.py"), "--port", str(port), *args]
+    if who in PEER_CAPS:
+        return [str(PEER_PYTHON), str(HERE / "tb_producer.py"), "--port", str(port),
+                "--payload-bytes", str(PEER_CAPS[who]), *args]
     return [sys.executable, str(HERE / "edge_producer.py"), who, "--port", str(port), *args]
 
 
@@ -156,20 +168,18 @@ def report(rounds: list[dict], args) -> None:
     for devices in (10, 1000):
         runs = [r["throughput"][devices] for r in rounds]
         raw = [(t["raw_before"]["rate"] + t["raw_after"]["rate"]) / 2 for t in runs]
-        edge = [t["edge"]["rate"] for t in runs]
-        tb = [t["thingsboard"]["rate"] for t in runs]
-        print(f"\n{devices} devices, {args.events:,} events")
-        print(f"  raw paho QoS 1 (one message per event)   {spread(raw, '{:,.0f}')} events/s")
-        print(f"  Port Edge live durable                    {spread(edge, '{:,.0f}')} events/s")
-        print(f"  ThingsBoard GW SQLite                     {spread(tb, '{:,.0f}')} events/s")
-        print(f"  Port Edge / raw paho                      {spread([e / r for e, r in zip(edge, raw, strict=True)])}x")
-        print(f"  ThingsBoard / raw paho                    {spread([t / r for t, r in zip(tb, raw, strict=True)])}x")
-        print(f"  Port Edge / ThingsBoard                   {spread([e / t for e, t in zip(edge, tb, strict=True)])}x")
-        print(f"  CPU per event: Port Edge {spread([t['edge']['cpu_us_per_event'] for t in runs], '{:.0f}')} us,"
-              f" ThingsBoard {spread([t['thingsboard']['cpu_us_per_event'] for t in runs], '{:.0f}')} us,"
-              f" raw {spread([t['raw_before']['cpu_us_per_event'] for t in runs], '{:.0f}')} us")
-        print(f"  ThingsBoard events per MQTT message       "
-              f"{spread([t['thingsboard']['events'] / t['thingsboard']['messages'] for t in runs], '{:.1f}')}")
+        rate = {who: [t[who]["rate"] for t in runs] for who in THROUGHPUT}
+        print(f"\n{devices} devices, {args.events:,} events: events/s, x raw paho, CPU us per event, events per message")
+        print(f"  {LABEL['raw']:38s} {spread(raw, '{:,.0f}')}")
+        for who in THROUGHPUT:
+            ratio = [a / b for a, b in zip(rate[who], raw, strict=True)]
+            cpu = [t[who]["cpu_us_per_event"] for t in runs]
+            packed = [t[who]["events"] / t[who]["messages"] for t in runs if t[who].get("messages")]
+            print(f"  {LABEL[who]:38s} {spread(rate[who], '{:,.0f}')}   {spread(ratio)}x   {spread(cpu, '{:.0f}')} us"
+                  + (f"   {spread(packed, '{:.1f}')}" if packed else ""))
+        for who in PEER_CAPS:
+            ratio = [a / b for a, b in zip(rate["edge"], rate[who], strict=True)]
+            print(f"  Port Edge / {LABEL[who]}: {spread(ratio)}x")
     for mode in ("flat out", f"paced {args.paced_rate:,.0f}/s"):
         print(f"\nkill -9 at half accepted, {args.kill_events:,} events, 10 devices, {mode}")
         for who in ("edge", "thingsboard"):
@@ -195,13 +205,14 @@ def main() -> int:
     base = 0
     with tempfile.TemporaryDirectory(prefix="portedge-peers-") as tmp, Mosquitto(persistence=False) as broker:
         for n in range(args.rounds):
-            order = ["edge", "thingsboard"] if n % 2 == 0 else ["thingsboard", "edge"]
+            order = THROUGHPUT[n % len(THROUGHPUT):] + THROUGHPUT[:n % len(THROUGHPUT)]
+            kill_order = ["edge", "thingsboard"] if n % 2 == 0 else ["thingsboard", "edge"]
             this: dict = {"load": [loadavg()], "throughput": {}, "kill": {}}
             for devices in (10, 1000):
                 this["throughput"][devices] = throughput(broker.port, Path(tmp), devices, args.events, order)
             for mode, rate in (("flat out", 0.0), (f"paced {args.paced_rate:,.0f}/s", args.paced_rate)):
                 this["kill"][mode] = {}
-                for who in order:
+                for who in kill_order:
                     base += 10_000_000
                     result, at_kill, left = kill_trial(broker.port, Path(tmp), who, 10, args.kill_events, rate, base)
                     this["kill"][mode][who] = {**result.__dict__, "at_kill": at_kill, "left": left}
