@@ -13,12 +13,13 @@ from typing import Any, Generic, Protocol, TypeVar
 from agent.lane_events import Advance
 
 LaneT = TypeVar("LaneT")
+EventT = TypeVar("EventT")
 StateT = TypeVar("StateT")
 
 
 @dataclass(frozen=True)
-class Rule(Generic[LaneT, StateT]):
-    fn: Callable[[LaneT, object], StateT]  # (lane, event) -> the state the lane goes to
+class Rule(Generic[LaneT, EventT, StateT]):
+    fn: Callable[[LaneT, EventT], StateT]  # (lane, event) -> the state the lane goes to
     targets: tuple[StateT, ...]
     label: str = ""  # shown on the diagram edge when the event name is not enough
     labels: tuple[tuple[StateT, str], ...] = ()  # per-target edge labels, where they differ
@@ -32,8 +33,11 @@ class _Lane(Protocol):
     counters: Counter[str]
 
 
-def settle(lane: _Lane, lookup: Callable[[Any, type], Any], event: object,
-           apply: Callable[[Any, object], None], *, max_advance: int, what: str) -> None:
+RuleT = TypeVar("RuleT")
+
+
+def settle(lane: _Lane, lookup: Callable[[Any, type], RuleT | None], event: object,
+           apply: Callable[[RuleT, Any], None], *, max_advance: int, what: str) -> None:
     """Run the lane's rule for `event` (or count the event ignored when its state has none),
     then offer `Advance` until the lane stays put: a table that keeps moving more than
     `max_advance` times is a bug in the table, raised, never looped on."""

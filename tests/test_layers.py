@@ -88,3 +88,65 @@ def test_a_gate_station_imports_no_kivy_and_no_simulator():
             "print(bad); sys.exit(1 if bad else 0)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports_of(name: str, source: str, modules: set[str], package: str) -> set[str]:
+    """The modules of `modules` that module `name` imports anywhere in its source: at module
+    level, under TYPE_CHECKING and inside functions (a lazy import hides a circle, it does not
+    break it). `package` is the package a relative import starts from."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in modules}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join(up + ([node.module] if node.module else []))
+            for alias in node.names:
+                target = f"{base}.{alias.name}"
+                found.add(target if target in modules else base)
+    return (found & modules) - {name}
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One import path back to its start for every module that is on a circle."""
+    circles = []
+    for start in sorted(graph):
+        seen, paths = {start}, [[start]]
+        while paths:
+            path = paths.pop()
+            for nxt in sorted(graph[path[-1]]):
+                if nxt == start:
+                    circles.append(path + [start])
+                    paths = []
+                    break
+                if nxt not in seen:
+                    seen.add(nxt)
+                    paths.append(path + [nxt])
+    return circles
+
+
+def test_no_module_in_agent_imports_one_that_imports_it_back():
+    paths = {_module_name(p): p for p in (ROOT / "agent").rglob("*.py")}
+    graph = {name: _imports_of(name, path.read_text(encoding="utf-8"), set(paths),
+                               name if path.name == "__init__.py" else name.rpartition(".")[0])
+             for name, path in paths.items()}
+    assert [" -> ".join(c) for c in _circles(graph)] == []
+
+
+def test_the_circle_check_sees_a_function_level_import_and_a_relative_one():
+    modules = {"a.lane", "a.table", "a.events"}
+    lane = "from a import events as ev\n\ndef handle():\n    from a.table import lookup\n"
+    table = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .lane import Lane\n"
+    graph = {"a.lane": _imports_of("a.lane", lane, modules, "a"), "a.table": _imports_of("a.table", table, modules, "a"),
+             "a.events": set()}
+    assert graph == {"a.lane": {"a.events", "a.table"}, "a.table": {"a.lane"}, "a.events": set()}
+    assert _circles(graph) == [["a.lane", "a.table", "a.lane"], ["a.table", "a.lane", "a.table"]]
+    graph["a.lane"].discard("a.table")  # the lane handed its table instead
+    assert _circles(graph) == []

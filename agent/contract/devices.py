@@ -18,6 +18,8 @@ class Scan(Strict):
     barcode_type: str | None = Field(default=None, description="e.g. 'code128', 'gs1_datamatrix'")
 
 
+#: where on the truck a container (or a plate) was read
+ContainerPosition = Literal["front", "rear", "top", "side", "unknown"]
 WeightUnit = Literal["kg", "lb", "t", "g"]
 #: kilograms per unit, for every unit a Weight may carry
 KG_PER_UNIT: dict[str, float] = {"kg": 1.0, "t": 1000.0, "lb": 0.45359237, "g": 0.001}
@@ -44,5 +46,5 @@ class CameraRead(Strict):
     target: Literal["plate", "container"]
     text: str = Field(max_length=32)
     confidence: float = Field(ge=0, le=1)
-    position: Literal["front", "rear", "top", "side", "unknown"] = "unknown"
+    position: ContainerPosition = "unknown"
     image_ref: str | None = Field(default=None, max_length=512)

@@ -2,21 +2,60 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
-from agent.contract.devices import CameraRead, Weight
+from agent.contract.devices import CameraRead, ContainerPosition, Weight
 from agent.contract.envelope import MAX_INT, Strict
 from agent.contract.personnel import DriverRef
 
+
+@dataclass(frozen=True, slots=True)
+class LaneInputs:
+    """One reading of a gate lane's inputs, already decoded (active-low wiring undone): what
+    the gate I/O driver (agent/devices/gate_io.py) emits and the gate station routes to the
+    lane by this type. Not published: the lane's loop/barrier lane events say what changed."""
+
+    approach: bool
+    safety: bool
+    exit: bool
+    open_limit: bool
+    closed_limit: bool
+    photocell_broken: bool
+    estop: bool
+    stale: bool = False  # True when made up after a failed read (fail-safe values)
+
+    @property
+    def at_rest(self) -> bool:
+        """Barrier down on its limit, every loop and the beam clear, e-stop healthy, read fresh:
+        nothing can move and nothing is waiting to."""
+        return (self.closed_limit and not self.open_limit and not self.stale and not self.estop
+                and not (self.approach or self.safety or self.exit or self.photocell_broken))
+
+    def unsafe_to_close(self) -> str:
+        if self.stale:
+            return "inputs unknown (module not answering)"
+        if self.estop:
+            return "e-stop active"
+        if self.safety:
+            return "safety loop occupied"
+        if self.photocell_broken:
+            return "photocell broken"
+        return ""
+
+
 TransactionType = Literal["DI", "RE", "DM", "RM", "DC", "RC"]
+GateOutcome = Literal["passed", "denied", "trouble", "aborted", "cancelled", "released"]
+LaneModeName = Literal["auto", "manual", "closed"]
+LaneEventKind = Literal["barrier", "loop", "light", "display", "mode", "safety", "state", "records"]
 DecidedBy = Literal["platform", "offline", "staff"]
 
 
 class ContainerRead(Strict):
     number: str
-    position: Literal["front", "rear", "top", "side", "unknown"] = "unknown"
+    position: ContainerPosition = "unknown"
     confidence: float = Field(ge=0, le=1)
     valid: bool
     image_ref: str | None = None
@@ -37,7 +76,7 @@ class GateTransaction(Strict):
     transaction_id: str
     lane: str
     type: TransactionType | None = None
-    outcome: Literal["passed", "denied", "trouble", "aborted", "cancelled", "released"]
+    outcome: GateOutcome
     plate: CameraRead | None = None
     containers: list[ContainerRead] = Field(default_factory=list)
     reads: list[CameraRead] = Field(default_factory=list, description="every camera read, good or bad")
@@ -55,7 +94,7 @@ class LaneEvent(Strict):
     """Something visible happened at the lane: barrier, loops, lights, display, mode."""
 
     lane: str
-    what: Literal["barrier", "loop", "light", "display", "mode", "safety", "state", "records"] = Field(
+    what: LaneEventKind = Field(
         description="records: `not_recorded` summarises lane events the outbox could not take (class full)")
     value: str
     transaction_id: str | None = None
@@ -117,7 +156,7 @@ class LaneMode(Strict):
     """cmd/lane_mode"""
 
     lane: str
-    mode: Literal["auto", "manual", "closed"]
+    mode: LaneModeName
 
 
 class Reread(Strict):

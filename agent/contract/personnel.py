@@ -18,6 +18,8 @@ from agent.contract.envelope import MAX_INT, Strict
 PersonKey = str
 _KEY = r"^[0-9a-f]{64}$"
 Credential = Literal["id_card", "badge"]
+PassOutcome = Literal["passed", "denied", "invalid_card", "timed_out", "unlock_failed", "read_failed", "aborted"]
+AlarmKind = Literal["tailgating", "forced", "fire_alarm", "fire_alarm_cleared", "turnstile_lost"]
 _CLEAR_ID = re.compile(r"\d{17}[\dXx]")
 
 
@@ -77,7 +79,7 @@ class PersonPassage(_Masked):
     person_key: PersonKey | None = Field(default=None, pattern=_KEY)
     masked: str | None = Field(default=None, max_length=32)
     name: str | None = Field(default=None, max_length=64)
-    outcome: Literal["passed", "denied", "invalid_card", "timed_out", "unlock_failed", "read_failed", "aborted"]
+    outcome: PassOutcome
     reason: str = ""
     decision: PersonDecision | None = None
     offline: bool = False
@@ -94,7 +96,7 @@ class PersonAlarm(Strict):
 
     lane: str
     area: str
-    what: Literal["tailgating", "forced", "fire_alarm", "fire_alarm_cleared", "turnstile_lost"]
+    what: AlarmKind
     pass_id: str | None = None
     count: int = Field(default=1, ge=0)
     detail: str = Field(default="", max_length=500)

@@ -2,7 +2,7 @@
 barrier limits, photocell, e-stop, barrier motor and lights.
 
 The driver polls the discrete inputs (FC02) through pymodbus's async client and emits an
-`IoInputs` snapshot whenever one changes; the polling also keeps the module's communication
+`LaneInputs` snapshot whenever one changes; the polling also keeps the module's communication
 watchdog fed. It polls at `poll_hz` (20 Hz) whenever anything can move or is about to: the
 barrier off its closed limit, a loop or the beam occupied, e-stop, stale inputs, or an output
 written in the last poll. A lane at rest for REST_AFTER_S (barrier down on its limit, every
@@ -24,7 +24,6 @@ together; block the event loop.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from pymodbus import FramerType
@@ -33,6 +32,7 @@ from pymodbus.exceptions import ModbusException
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.devices import GateIo
+from agent.contract.gate import LaneInputs
 from agent.contract.node import DeviceState
 from agent.devices.base import Driver
 from agent.errors import DeviceOffline, DeviceRefusedError, UnsafeCommandError
@@ -44,39 +44,7 @@ MAX_FAILED_POLLS = 3
 REST_AFTER_S = 5.0
 
 
-@dataclass(frozen=True)
-class IoInputs:
-    """One reading of the lane's inputs, already decoded (active-low wiring undone)."""
-
-    approach: bool
-    safety: bool
-    exit: bool
-    open_limit: bool
-    closed_limit: bool
-    photocell_broken: bool
-    estop: bool
-    stale: bool = False  # True when made up after a failed read (fail-safe values)
-
-    @property
-    def at_rest(self) -> bool:
-        """Barrier down on its limit, every loop and the beam clear, e-stop healthy, read fresh:
-        nothing can move and nothing is waiting to."""
-        return (self.closed_limit and not self.open_limit and not self.stale and not self.estop
-                and not (self.approach or self.safety or self.exit or self.photocell_broken))
-
-    def unsafe_to_close(self) -> str:
-        if self.stale:
-            return "inputs unknown (module not answering)"
-        if self.estop:
-            return "e-stop active"
-        if self.safety:
-            return "safety loop occupied"
-        if self.photocell_broken:
-            return "photocell broken"
-        return ""
-
-
-FAIL_SAFE = IoInputs(
+FAIL_SAFE = LaneInputs(
     approach=False, safety=True, exit=False, open_limit=False, closed_limit=False, photocell_broken=True, estop=False, stale=True
 )
 
@@ -88,8 +56,8 @@ class GateIoDriver(Driver):
     def __init__(self, config: GateIo, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK):
         super().__init__(config, sink, clock)
         self.client: AsyncModbusSerialClient | AsyncModbusTcpClient | None = None
-        self.inputs: IoInputs = FAIL_SAFE
-        self._emitted: IoInputs | None = None
+        self.inputs: LaneInputs = FAIL_SAFE
+        self._emitted: LaneInputs | None = None
         m = config.map
         self._input_addrs = {
             "approach": m.approach_loop,
@@ -203,14 +171,14 @@ class GateIoDriver(Driver):
         await self._take(FAIL_SAFE)
         return outcome
 
-    def _decode(self, bits: list[bool]) -> IoInputs:
+    def _decode(self, bits: list[bool]) -> LaneInputs:
         m = self.config.map
 
         def at(name: str) -> bool:
             return bool(bits[self._input_addrs[name] - self._first_input])
 
         photocell, estop = at("photocell"), at("estop")
-        return IoInputs(
+        return LaneInputs(
             approach=at("approach"),
             safety=at("safety"),
             exit=at("exit"),
@@ -220,7 +188,7 @@ class GateIoDriver(Driver):
             estop=(not estop) if m.estop_active_low else estop,
         )
 
-    async def _take(self, inputs: IoInputs) -> None:
+    async def _take(self, inputs: LaneInputs) -> None:
         self.inputs = inputs
         if inputs != self._emitted:
             self._emitted = inputs

@@ -31,8 +31,8 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
+from agent.contract.gate import LaneInputs
 from agent.errors import CommandExpired
-from agent.gate.events import Inputs
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class BarrierGuard:
     def __init__(self, holdoff_s: float = 1.0):
         self.holdoff_s = holdoff_s
         self.want_open = False
-        self.inputs: Inputs | None = None
+        self.inputs: LaneInputs | None = None
         self.estop = False
         self.controller_lost = False
         self.clear_since: float | None = None
@@ -70,7 +70,7 @@ class BarrierGuard:
         self._last = SAFE
 
     # -- what happened -------------------------------------------------------------------
-    def observe(self, inputs: Inputs, now: float) -> None:
+    def observe(self, inputs: LaneInputs, now: float) -> None:
         """A fresh I/O snapshot: also proves the controller is back."""
         self.inputs = inputs
         self.controller_lost = False

@@ -2,78 +2,83 @@
 `link.register_command(name, handler)`; each handler is `async (Command) -> BaseModel | None`
 and refuses by raising `InvalidCommandError(code, reason)` (the link answers it as an error).
 
-Never: act on an expired command, open the barrier when the lane cannot be made safe, or
-accept a command addressed to another lane.
+`LaneCommands` is owned by the station and knows only the lane's runner and permit store:
+a command becomes a lane event, and whether the lane may carry it out is the table's rule
+(agent/gate/table.py), answered as a `Refuse` of that very turn; nothing here reads the
+lane's state or the barrier guard. The booth console (agent/gate/staff.py) calls the same
+handlers, and `release` for its "allow" on a truck in TROUBLE.
+
+A command's expiry is checked once, where it is received: the link's CommandDesk refuses an
+expired command before any handler runs, and a console action is made here with a fresh
+one. A remote open's expiry still travels with the release to the barrier guard, which
+refuses an open not carried out in time (it may wait for the lane's turn).
+
+Never: open the barrier when the lane cannot be made safe, or accept a command addressed to
+another lane.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
+from agent.clock import Clock
+from agent.config.model import GateSection
 from agent.contract.envelope import Command, body_as
 from agent.contract.gate import LaneMode, PermitsSync, RemoteOpen, Reread
 from agent.errors import InvalidCommandError
 from agent.gate import events as ev
-from agent.gate.events import State
+from agent.gate.permits import PermitStore
+from agent.gate.runner import LaneRunner
 from agent.interfaces import Handler
 
-if TYPE_CHECKING:
-    from agent.gate.station import GateStation
-
 log = logging.getLogger(__name__)
-REREADABLE = (State.ARRIVED, State.IDENTIFIED, State.TROUBLE)
 
 
+class LaneCommands:
+    def __init__(self, settings: GateSection, runner: LaneRunner, permits: PermitStore, clock: Clock):
+        self.settings, self.runner, self.permits, self.clock = settings, runner, permits, clock
 
+    def handlers(self) -> dict[str, Handler]:
+        """name -> handler for every gate command."""
+        return {"barrier_open": self.barrier_open, "lane_mode": self.lane_mode,
+                "permits_sync": self.permits_sync, "reread": self.reread}
 
-def handlers(station: GateStation) -> dict[str, Handler]:
-    """name -> handler for every gate command."""
-    runner, settings, clock = station.runner, station.settings, station.clock
-
-    def fresh(command: Command[Any], lane: str) -> None:
-        if lane != settings.lane:
-            raise InvalidCommandError("refused", f"command is for lane {lane!r}, this is {settings.lane!r}")
-        if command.expired(clock.now()):
-            runner.counters[f"expired.{command.type}"] += 1
-            log.warning("%s %s refused: expired at %s", command.type, command.id, command.expires_at.isoformat())
-            raise InvalidCommandError("expired", f"command expired at {command.expires_at.isoformat()}")
-
-    async def barrier_open(command: Command[Any]) -> None:
+    # -- the handlers ------------------------------------------------------------------------
+    async def barrier_open(self, command: Command[Any]) -> None:
         body = body_as(command, RemoteOpen)
-        fresh(command, body.lane)
-        if not runner.guard.safe_to_actuate:
-            raise InvalidCommandError("unsafe", "barrier cannot open: e-stop, controller lost or lane inputs unknown")
-        if runner.lane.state in (State.BARRIER_OPEN, State.PASSED):
-            raise InvalidCommandError("refused", f"the barrier is already open for a truck ({runner.lane.state.value})")
-        # the command's own expiry travels with the release: it may wait for the lane's turn
-        # lock, and must still not be carried out once expired
-        expires_at = clock.monotonic() + (command.expires_at - clock.now()).total_seconds()
-        await runner.feed(ev.StaffRelease(body.operator, body.reason, expires_at))
-        if runner.lane.state not in (State.BARRIER_OPEN, State.PASSED) or not runner.guard.want_open:
-            raise InvalidCommandError("refused", f"lane did not open (state {runner.lane.state.value})")
-        return None
+        self._ours(body.lane)
+        await self.release(body.operator, body.reason, command.expires_at)
 
-    async def lane_mode(command: Command[Any]) -> None:
+    async def lane_mode(self, command: Command[Any]) -> None:
         body = body_as(command, LaneMode)
-        fresh(command, body.lane)
-        await runner.feed(ev.SetMode(body.mode))
-        return None
+        self._ours(body.lane)
+        await self.carry_out(ev.SetMode(body.mode))
 
-    async def permits_sync(command: Command[Any]) -> None:
+    async def permits_sync(self, command: Command[Any]) -> None:
         body = body_as(command, PermitsSync)
-        if command.expired(clock.now()):
-            raise InvalidCommandError("expired", f"command expired at {command.expires_at.isoformat()}")
-        if not await station.permits.replace(body):
-            log.info("permits_sync version %d not newer than %d: ignored", body.version, station.permits.version)
-        return None
+        if not await self.permits.replace(body):
+            log.info("permits_sync version %d not newer than %d: ignored", body.version, self.permits.version)
 
-    async def reread(command: Command[Any]) -> None:
-        body = body_as(command, Reread)
-        fresh(command, body.lane)
-        if runner.lane.state not in REREADABLE:
-            raise InvalidCommandError("refused", f"nothing to re-read in state {runner.lane.state.value}")
-        await runner.feed(ev.Reread())
-        return None
+    async def reread(self, command: Command[Any]) -> None:
+        self._ours(body_as(command, Reread).lane)
+        await self.carry_out(ev.Reread())
 
-    return {"barrier_open": barrier_open, "lane_mode": lane_mode, "permits_sync": permits_sync, "reread": reread}
+    # -- what they share -------------------------------------------------------------------
+    async def release(self, operator: str, reason: str, expires_at: datetime, *, in_trouble: bool = False) -> None:
+        """Open for staff: a remote open, or (`in_trouble`) the console's allow on a truck in
+        TROUBLE. The command's own expiry travels with the release: it may wait for the lane's
+        turn lock, and must still not be carried out once expired."""
+        mono = self.clock.monotonic() + (expires_at - self.clock.now()).total_seconds()
+        await self.carry_out(ev.StaffRelease(operator, reason, mono, in_trouble))
+
+    async def carry_out(self, event: ev.Event) -> None:
+        """Hand the lane a command's event; the table's refusal is raised as the answer."""
+        refusal = await self.runner.feed(event)
+        if refusal is not None:
+            raise InvalidCommandError(refusal.code, refusal.reason)
+
+    def _ours(self, lane: str) -> None:
+        if lane != self.settings.lane:
+            raise InvalidCommandError("refused", f"command is for lane {lane!r}, this is {self.settings.lane!r}")

@@ -11,13 +11,15 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
-from agent.contract.devices import CameraRead, Weight
+from agent.contract.devices import CameraRead, ContainerPosition, Weight
 from agent.contract.gate import (
     Decision,
     GateTransaction,
     LaneEvent,
+    LaneInputs,
+    LaneModeName,
     Permit,
     VerifyAnswer,
     VerifyRequest,
@@ -59,6 +61,15 @@ class Photocell:
 @dataclass(frozen=True)
 class ExitLoop:
     occupied: bool
+
+
+@dataclass(frozen=True)
+class Interlock:
+    """The barrier guard's word on moving the barrier at all: inputs known, no e-stop, the
+    controller answering. Told by the runner when it changes; until then the lane assumes not
+    (a staff release is refused as unsafe, the guard refuses the coil again)."""
+
+    safe: bool
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ class StaffRelease:
     operator: str
     reason: str
     expires_at: float | None = None  # monotonic: the remote command's own expiry, if any
+    in_trouble: bool = False  # the console's "allow" on a truck in TROUBLE: refused in any other state
 
 
 @dataclass(frozen=True)
@@ -126,7 +138,7 @@ class Reread:
 
 @dataclass(frozen=True)
 class SetMode:
-    mode: Literal["auto", "manual", "closed"]
+    mode: LaneModeName
 
 
 @dataclass(frozen=True)
@@ -134,7 +146,7 @@ class CorrectContainer:
     """Staff typed the box number the cameras misread (checked as ISO 6346 again here)."""
 
     operator: str
-    position: Literal["front", "rear", "top", "side", "unknown"]
+    position: ContainerPosition
     number: str
 
 
@@ -166,9 +178,11 @@ class DriverCard:
 Event = (
     Approach | Safety | Photocell | ExitLoop | Read | Weighed | Verdict | PlatformError | PlatformTimeout
     | PermitLookup | StaffRelease | OpenRefused | Reread | SetMode | Tick | Advance
-    | CorrectContainer | StaffDeny | StaffClose | DriverCard
+    | CorrectContainer | StaffDeny | StaffClose | DriverCard | Interlock
 )
 INPUT_EVENTS = (Approach, Safety, Photocell, ExitLoop)
+#: the answer a refused staff or platform command gets (agent.contract.envelope.ErrorBody codes)
+RefusalCode = Literal["refused", "unsafe"]
 
 
 # -- actions -----------------------------------------------------------------------------
@@ -241,27 +255,24 @@ class TriggerReread:
     pass
 
 
+@dataclass(frozen=True)
+class Refuse:
+    """The table refuses the staff or platform command this turn carries out (nothing of it was
+    done); the runner hands it back to the command's caller, which answers it."""
+
+    code: RefusalCode
+    reason: str
+
+
 Action = (
     SendVerify | ConsultPermits | OpenBarrier | CloseBarrier | ShowDisplay | RecordTransaction
-    | RecordLaneEvent | StartTimer | Journal | AwaitReconcile | TriggerReread
+    | RecordLaneEvent | StartTimer | Journal | AwaitReconcile | TriggerReread | Refuse
 )
 
 
 # -- I/O snapshots -> edge events --------------------------------------------------------
 
-class Inputs(Protocol):
-    """What the gate I/O driver reports (agent.devices.gate_io.IoInputs has these fields)."""
-
-    approach: bool
-    safety: bool
-    exit: bool
-    open_limit: bool
-    closed_limit: bool
-    photocell_broken: bool
-    estop: bool
-
-
-def input_edges(previous: Inputs | None, current: Inputs) -> list[Event]:
+def input_edges(previous: LaneInputs | None, current: LaneInputs) -> list[Event]:
     """The lane events in a new I/O snapshot. The first snapshot reports every input (safe
     ones too), so the lane never keeps an assumed state. Safety first: a blocked safety loop
     or photocell must be known before anything that could lead to a close."""

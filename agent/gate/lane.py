@@ -1,11 +1,15 @@
 """One gate lane's transaction workflow: a pure state machine driven by the table in
-agent/gate/table.py.
+agent/gate/table.py, which is handed in (`Lane(settings, TABLE, clock)`): this file never
+imports the table, whose rules name the lane, so the two form no import circle.
 
-Theory of operation. `Lane.handle(event)` looks up (state, event kind) in the table, runs the
+Theory of operation. `Lane.handle(event)` looks up (state, event kind) in the table (a row
+for the state, else the table's row for any state), runs the
 rule (which may change the draft transaction and asks for actions), then offers `Advance` so
 pass-through states (IDENTIFIED, WEIGHED, DECIDED, CLOSED) move on at once. It returns the
 actions, in order; the runner does them. Loop/photocell events update the lane's picture of
-the lane *before* any rule runs, so no rule can act on a stale picture.
+the lane *before* any rule runs, so no rule can act on a stale picture; so does the barrier
+guard's `Interlock` (may the barrier move at all), which no rule reads as an event. A staff
+or platform command the table refuses comes back as a `Refuse` action, nothing of it done.
 
 Invariants (checked where they could break; property-tested in tests/gate):
 - CloseBarrier is asked for only while the last known safety loop is clear, the photocell is
@@ -24,16 +28,26 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from agent.clock import Clock
 from agent.config.model import GateSection
 from agent.contract.devices import KG_PER_UNIT, CameraRead, Weight
 from agent.contract.envelope import new_id
-from agent.contract.gate import ContainerRead, Decision, GateTransaction, LaneEvent, VerifyRequest
+from agent.contract.gate import (
+    ContainerRead,
+    Decision,
+    GateOutcome,
+    GateTransaction,
+    LaneEvent,
+    LaneEventKind,
+    LaneModeName,
+    TransactionType,
+    VerifyRequest,
+)
 from agent.contract.personnel import DriverRef
 from agent.gate import events as ev
 from agent.gate.events import State
@@ -61,7 +75,7 @@ class Draft:
     containers: dict[str, ContainerRead] = field(default_factory=dict)
     weight: Weight | None = None
     decision: Decision | None = None
-    type: str | None = None
+    type: TransactionType | None = None
     offline: bool = False
     offline_pending: bool = False
     trouble_kind: str | None = None
@@ -89,21 +103,38 @@ class Draft:
         }
 
 
+class Rule(Protocol):
+    """What the lane needs of a table row (agent.lane_table.Rule)."""
+
+    @property
+    def fn(self) -> Callable[[Lane, ev.Event], State]: ...
+
+    @property
+    def targets(self) -> tuple[State, ...]: ...
+
+
+#: (state, event kind) -> the rule; state None is the row for every state without its own
+#: (a pair in neither is an event ignored in that state)
+Table = Mapping[tuple[State | None, type], Rule]
+
+
 class Lane:
-    def __init__(self, settings: GateSection, clock: Clock, new_id: Callable[[], str] = new_id):
+    def __init__(self, settings: GateSection, table: Table, clock: Clock, new_id: Callable[[], str] = new_id):
         from agent.identifiers.plate import DEFAULT_PATTERN, PlateChecker
 
         self.settings = settings
+        self.table = table
         self.clock = clock
         self.new_id = new_id
         self.plates = PlateChecker(settings.plate_pattern or DEFAULT_PATTERN)
         self.state = State.IDLE
-        self.mode: str = "auto"
+        self.mode: LaneModeName = "auto"
         # the lane's picture: fail-safe until the I/O module says otherwise
         self.approach = False
         self.safety = True
         self.photocell_broken = True
         self.exit = False
+        self.interlock = False  # the guard's word: may the barrier move at all (ev.Interlock)
         self.tx: Draft | None = None
         self.deadline: float | None = None
         self.backout_at: float | None = None
@@ -115,14 +146,18 @@ class Lane:
 
     # -- the one entry point --------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[ev.Action]:
-        from agent.gate.table import lookup
-
         self._out = []
+        if isinstance(event, ev.Interlock):  # the guard's word, for the rules: no rule of its own
+            self.interlock = event.safe
+            return self._out
         self._note_inputs(event)
-        settle(self, lookup, event, self._apply, max_advance=MAX_ADVANCE, what="lane table")
+        settle(self, self._lookup, event, self._apply, max_advance=MAX_ADVANCE, what="lane table")
         return self._out
 
-    def _apply(self, rule: Any, event: ev.Event) -> None:
+    def _lookup(self, state: State, kind: type) -> Rule | None:
+        return self.table.get((state, kind)) or self.table.get((None, kind))
+
+    def _apply(self, rule: Rule, event: ev.Event) -> None:
         self._armed = False
         target = rule.fn(self, event)
         if target not in rule.targets:
@@ -154,7 +189,12 @@ class Lane:
     def emit(self, action: ev.Action) -> None:
         self._out.append(action)
 
-    def emit_lane_event(self, what: str, value: str, detail: str = "") -> None:
+    def refuse(self, code: ev.RefusalCode, reason: str) -> State:
+        """Refuse the command this event carries out: nothing done, the lane stays."""
+        self.emit(ev.Refuse(code, reason))
+        return self.state
+
+    def emit_lane_event(self, what: LaneEventKind, value: str, detail: str = "") -> None:
         tid = self.tx.transaction_id if self.tx else None
         self.emit(ev.RecordLaneEvent(LaneEvent(lane=self.settings.lane, what=what, value=value,
                                                transaction_id=tid, detail=detail[:500])))
@@ -214,7 +254,7 @@ class Lane:
         self.arm("trouble", self.settings.trouble_nag_s)
         return State.TROUBLE
 
-    def finish(self, outcome: str, note: str | None = None) -> State:
+    def finish(self, outcome: GateOutcome, note: str | None = None) -> State:
         """Record the transaction (once) and forget it."""
         tx = self.tx
         assert tx is not None

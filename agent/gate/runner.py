@@ -2,9 +2,11 @@
 
 The runner owns the lane, the barrier guard, the permit store and the journal. Every input
 (I/O snapshot, camera read, weight, platform answer, tick, staff command) goes through `_run`,
-which holds one lock: the lane handles the event, the runner does the actions in order
+which holds one lock: the lane handles the event (told first, when it changed, the guard's
+`Interlock`: may the barrier move at all), the runner does the actions in order
 (follow-up events such as a permit lookup are queued and handled in the same turn), writes
-the barrier coils from the guard (only when they change), and hands the bookkeeping of the
+the barrier coils from the guard (only when they change), returns the table's refusal of a
+command (`Refuse`) to whoever fed it, and hands the bookkeeping of the
 turn (records, journal) to the lane's books (agent.gate.books), in order. A turn never waits
 for storage: not for a commit, not for a full outbox class; so the I/O poll and the tick
 loop, which feed turns, never wait for it either. A turn's journal writes of one transaction
@@ -26,7 +28,15 @@ from typing import Any, Protocol
 
 from agent import metrics
 from agent.clock import Clock
-from agent.contract.gate import Decision, GateReconcile, LaneEvent, VerifyAnswer, VerifyRequest
+from agent.contract.gate import (
+    Decision,
+    GateReconcile,
+    LaneEvent,
+    LaneEventKind,
+    LaneInputs,
+    VerifyAnswer,
+    VerifyRequest,
+)
 from agent.errors import CommandExpired, InvalidAnswerError, RequestTimeoutError
 from agent.gate import events as ev
 from agent.gate.barrier import SAFE, BarrierGuard, BarrierPort, Outputs
@@ -34,7 +44,7 @@ from agent.gate.books import LaneBooks
 from agent.gate.journal import Journal
 from agent.gate.lane import Lane
 from agent.gate.permits import PermitStore
-from agent.interfaces import Recorder, Requester
+from agent.interfaces import PriorityClass, Recorder, Requester
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +65,21 @@ class LaneRunner:
         self._last_write_error: str | None = None
         self.written: Outputs | None = None
         self.display_text = ""
-        self._prev_inputs: Any = None
+        self._prev_inputs: LaneInputs | None = None
+        self._interlock = False  # what the lane was last told of guard.safe_to_actuate
         self._lock = asyncio.Lock()  # one turn at a time: lane, actions, coils
         self.books = LaneBooks(self.settings.lane, recorder, journal, clock, self.counters)
         self._tasks: set[asyncio.Task] = set()
 
     # -- inputs ------------------------------------------------------------------------------
-    async def feed(self, *events: ev.Event) -> None:
-        await self._run(list(events))
+    async def feed(self, *events: ev.Event) -> ev.Refuse | None:
+        """Run one turn; a command's event may come back refused by the table."""
+        return await self._run(list(events))
 
-    async def on_inputs(self, snapshot: Any) -> None:
+    async def on_inputs(self, snapshot: LaneInputs) -> None:
         """A gate I/O snapshot: the guard learns it before the lane (safety first). A stale
         snapshot (the driver's fail-safe stand-in after a failed read) is a controller loss."""
-        if getattr(snapshot, "stale", False):
+        if snapshot.stale:
             await self.controller_lost("inputs stale: module not answering")
             return
         self.guard.observe(snapshot, self.clock.monotonic())
@@ -96,13 +108,21 @@ class LaneRunner:
             await self._write(SAFE, why)
 
     # -- the turn ----------------------------------------------------------------------------
-    async def _run(self, events: list[ev.Event]) -> None:
+    async def _run(self, events: list[ev.Event]) -> ev.Refuse | None:
         async with self._lock:
-            queue, bookkeeping = deque(events), []
+            queue: deque[ev.Event] = deque(events)
+            bookkeeping: list[ev.Action] = []
+            refusals: list[ev.Refuse] = []
+            if self._interlock != self.guard.safe_to_actuate:
+                self._interlock = self.guard.safe_to_actuate
+                queue.appendleft(ev.Interlock(self._interlock))
             spawned = len(self._tasks)
             while True:
                 while queue:
                     for action in self.lane.handle(queue.popleft()):
+                        if isinstance(action, ev.Refuse):
+                            refusals.append(action)
+                            continue
                         if isinstance(action, _BOOKKEEPING):
                             bookkeeping.append(action)
                             continue
@@ -119,6 +139,7 @@ class LaneRunner:
             if len(self._tasks) > spawned:
                 await asyncio.sleep(0)  # let a new gate_verify leave before the records are written
             self.books.add(_coalesce(bookkeeping))  # queued, in turn order; never waited for here
+            return refusals[0] if refusals else None
 
     async def _do(self, action: ev.Action) -> ev.Event | None:
         match action:
@@ -219,7 +240,7 @@ class LaneRunner:
         return False
 
     # -- side effects ------------------------------------------------------------------------
-    async def _record(self, type_: str, body: Any, priority: str) -> bool:
+    async def _record(self, type_: str, body: Any, priority: PriorityClass) -> bool:
         try:
             await self.recorder.record(type_, body, priority)
             return True
@@ -228,7 +249,7 @@ class LaneRunner:
             self.counters[f"record_failed.{type_}"] += 1
             return False
 
-    def _lane_event(self, what: str, value: str, detail: str = "", tid: str | None = None) -> None:
+    def _lane_event(self, what: LaneEventKind, value: str, detail: str = "", tid: str | None = None) -> None:
         tid = tid or (self.lane.tx.transaction_id if self.lane.tx else None)
         self.books.lane_event(LaneEvent(lane=self.settings.lane, what=what, value=value,
                                         transaction_id=tid, detail=detail[:500]))

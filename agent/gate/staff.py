@@ -1,8 +1,10 @@
 """The gate clerk's actions (the booth console calls these), each through the lane's table and
 barrier guard exactly as a platform command is: re-read, open and lane mode call the very
-command handlers the link calls, with a locally made, expiring command; a box correction, a
-staff deny and a close are lane events whose rules live in the table. Every action, done or
-refused, is awaited into the audit log and published as a `staff_action` record.
+command handlers the link calls, with a locally made, expiring command; an allow on a truck
+in TROUBLE is the same release (`LaneCommands.release`); a box correction, a staff deny and a
+close are lane events. Whether the lane may do any of them is the table's rule: a refusal
+comes back from the lane's turn with its reason. Every action, done or refused, is awaited
+into the audit log and published as a `staff_action` record.
 
 Never: write a coil, change the lane's state other than through `LaneRunner.feed`, or report
 an action done before its audit entry is on disk.
@@ -11,15 +13,25 @@ an action done before its audit entry is on disk.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeGuard, get_args
 
+from pydantic import BaseModel
+
+from agent.contract.devices import ContainerPosition
 from agent.contract.envelope import Command, new_id
-from agent.contract.gate import LaneMode, RemoteOpen, Reread, StaffAction, StaffActionKind
+from agent.contract.gate import (
+    LaneMode,
+    LaneModeName,
+    RemoteOpen,
+    Reread,
+    StaffAction,
+    StaffActionKind,
+)
 from agent.errors import InvalidCommandError
 from agent.gate import events as ev
-from agent.gate.events import State
 from agent.identifiers.container import check_container
 
 if TYPE_CHECKING:
@@ -29,8 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 #: a staff action is as fresh as a platform command: it must not be carried out later than this
 STAFF_TTL_S = 10.0
-CORRECTABLE = (State.ARRIVED, State.TROUBLE)
-CLOSABLE = (State.BARRIER_OPEN, State.PASSED)
+#: an action's way to the lane, called only once it can be audited
+Work = Callable[[], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -44,85 +56,69 @@ class Outcome:
 class StaffDesk:
     def __init__(self, station: GateStation, audit: AuditLog | None):
         self.station, self.audit = station, audit
-        self.runner, self.clock = station.runner, station.clock
+        self.runner, self.clock, self.commands = station.runner, station.clock, station.commands
         self._handlers = station.command_handlers()
 
     # -- the actions ----------------------------------------------------------------------
     async def reread(self, operator: str) -> Outcome:
-        return await self._run(operator, "reread", "", {}, self._command("reread", Reread(lane=self._lane)))
+        return await self._run(operator, "reread", "", {}, lambda: self._command("reread", Reread(lane=self._lane)))
 
-    async def set_mode(self, operator: str, mode: Literal["auto", "manual", "closed"], reason: str) -> Outcome:
+    async def set_mode(self, operator: str, mode: LaneModeName, reason: str) -> Outcome:
         return await self._run(operator, "mode", reason, {"mode": mode},
-                               self._command("lane_mode", LaneMode(lane=self._lane, mode=mode)))
+                               lambda: self._command("lane_mode", LaneMode(lane=self._lane, mode=mode)))
 
     async def open(self, operator: str, reason: str) -> Outcome:
-        return await self._run(operator, "open", reason, {}, self._release(operator, reason))
+        return await self._run(operator, "open", reason, {}, lambda: self._release(operator, reason))
 
     async def decide(self, operator: str, allow: bool, reason: str) -> Outcome:
         detail = {"allow": "yes" if allow else "no"}
-        if self.runner.lane.state is not State.TROUBLE:
-            return await self._refused(operator, "decide", reason, detail,
-                                       f"no transaction in TROUBLE (lane is {self.runner.lane.state.value})")
         if allow:
-            return await self._run(operator, "decide", reason, detail, self._release(operator, reason))
-        return await self._run(operator, "decide", reason, detail, self._deny(operator, reason))
+            return await self._run(operator, "decide", reason, detail, lambda: self.commands.release(
+                operator, reason or "staff release", self._expiry(), in_trouble=True))
+        return await self._run(operator, "decide", reason, detail, lambda: self.commands.carry_out(
+            ev.StaffDeny(operator, reason or "refused by staff")))
 
     async def correct(self, operator: str, position: str, number: str, reason: str) -> Outcome:
         detail = {"position": position, "number": number}
         checked = check_container(number)
-        if not checked.ok:
+        if not checked.ok or checked.value is None:
             return await self._refused(operator, "correct_container", reason, detail, f"not an ISO 6346 number: {checked.reason}")
-        if position not in ("front", "rear", "top", "side", "unknown"):
+        if not _is_position(position):
             return await self._refused(operator, "correct_container", reason, detail, f"no such position {position!r}")
-        detail["number"] = checked.value or number
-        return await self._run(operator, "correct_container", reason, detail,
-                               self._feed_in(CORRECTABLE, ev.CorrectContainer(operator, position, checked.value)))  # type: ignore[arg-type]
+        event = ev.CorrectContainer(operator, position, checked.value)
+        detail["number"] = checked.value
+        return await self._run(operator, "correct_container", reason, detail, lambda: self.commands.carry_out(event))
 
     async def close(self, operator: str, reason: str) -> Outcome:
-        return await self._run(operator, "close", reason, {}, self._close(operator, reason))
+        return await self._run(operator, "close", reason, {},
+                               lambda: self.commands.carry_out(ev.StaffClose(operator, reason)))
 
     # -- how each goes to the lane --------------------------------------------------------
     @property
     def _lane(self) -> str:
         return self.station.settings.lane
 
-    def _command(self, name: str, body: Any) -> Any:
+    def _expiry(self) -> datetime:
+        return self.clock.now() + timedelta(seconds=STAFF_TTL_S)
+
+    def _command(self, name: str, body: BaseModel) -> Awaitable[BaseModel | None]:
+        """The handler the link would call, with a command made here (fresh: its expiry is
+        STAFF_TTL_S ahead, and travels with an open to the barrier guard)."""
         now = self.clock.now()
         command = Command[type(body)](id=new_id(), node=self._lane, type=name, body=body, reply_to="console", correlation_id="console",
                                       ts=now, expires_at=now + timedelta(seconds=STAFF_TTL_S))
         return self._handlers[name](command)
 
-    def _release(self, operator: str, reason: str) -> Any:
+    def _release(self, operator: str, reason: str) -> Awaitable[BaseModel | None]:
         return self._command("barrier_open", RemoteOpen(lane=self._lane, reason=reason or "staff release", operator=operator))
 
-    async def _deny(self, operator: str, reason: str) -> None:
-        await self._feed_in((State.TROUBLE,), ev.StaffDeny(operator, reason or "refused by staff"))
-
-    async def _close(self, operator: str, reason: str) -> None:
-        lane = self.runner.lane
-        if lane.state not in CLOSABLE:
-            raise InvalidCommandError("refused", f"the barrier is not open for a truck (lane is {lane.state.value})")
-        if not lane.lane_clear_for_close():
-            blocked = [name for name, on in (("safety loop occupied", lane.safety), ("photocell broken", lane.photocell_broken),
-                                             ("exit loop occupied", lane.exit)) if on]
-            raise InvalidCommandError("unsafe", f"barrier cannot close: {', '.join(blocked)}")
-        await self.runner.feed(ev.StaffClose(operator, reason))
-        if self.runner.lane.state in CLOSABLE:
-            raise InvalidCommandError("unsafe", "barrier cannot close: the lane is not clear under it")
-
-    async def _feed_in(self, states: tuple[State, ...], event: ev.Event) -> None:
-        state = self.runner.lane.state
-        if state not in states:
-            raise InvalidCommandError("refused", f"not possible while the lane is {state.value}")
-        await self.runner.feed(event)
-
     # -- outcome, audit, record -----------------------------------------------------------
-    async def _run(self, operator: str, action: StaffActionKind, reason: str, detail: dict[str, str], work: Any) -> Outcome:
+    async def _run(self, operator: str, action: StaffActionKind, reason: str, detail: dict[str, str],
+                   work: Work) -> Outcome:
         if self.audit is not None and not self.audit.writable:  # no action that cannot be audited
-            work.close()
             return Outcome(action, False, "; ".join(self.audit.degraded()) or "audit log not writable", None)
         try:
-            await work
+            await work()
         except InvalidCommandError as err:
             return await self._refused(operator, action, reason, detail, err.reason)
         return await self._book(operator, action, reason, detail, None)
@@ -149,3 +145,7 @@ class StaffDesk:
             log.exception("staff_action not recorded")
             self.runner.counters["record_failed.staff_action"] += 1
         return Outcome(action, refused is None, refused or reason, seq)
+
+
+def _is_position(position: str) -> TypeGuard[ContainerPosition]:
+    return position in get_args(ContainerPosition)

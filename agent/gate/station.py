@@ -1,6 +1,6 @@
 r"""A gate station: one lane's workflow wired to its devices, the outbox and the platform.
 
-    gate_io snapshots / DeviceStatus --\
+    gate_io LaneInputs / DeviceStatus -\
     camera reads (CameraRead) ----------+--> GateStation.emit --> LaneRunner --> Lane (pure)
     weighbridge (Weight) --------------/                               |--> BarrierGuard --> BarrierPort
                                                                        |--> Recorder (outbox)
@@ -26,20 +26,20 @@ from agent.codecs.sam import CardRead
 from agent.config.model import GateSection
 from agent.contract.devices import CameraRead, Weight
 from agent.contract.envelope import new_id
-from agent.contract.gate import GateTransaction
+from agent.contract.gate import GateTransaction, LaneInputs
 from agent.contract.node import DeviceStatus
-from agent.gate import commands
 from agent.gate import events as ev
 from agent.gate.barrier import BarrierGuard, BarrierPort
+from agent.gate.commands import LaneCommands
 from agent.gate.journal import Journal, aborted_record
 from agent.gate.lane import Lane
 from agent.gate.permits import PermitStore
 from agent.gate.runner import LaneDisplay, LaneRunner
 from agent.gate.store import open_gate_db
-from agent.interfaces import Recorder, Requester
+from agent.gate.table import TABLE
+from agent.interfaces import Handler, Recorder, Requester
 
 log = logging.getLogger(__name__)
-_INPUT_FIELDS = ("approach", "safety", "exit", "open_limit", "closed_limit", "photocell_broken", "estop")
 
 
 class GateStation:
@@ -52,10 +52,11 @@ class GateStation:
         self.db = open_gate_db(settings.state_path)
         self.permits = PermitStore(self.db)
         self.journal = Journal(self.db)
-        self.lane = Lane(settings, clock, new_id)
+        self.lane = Lane(settings, TABLE, clock, new_id)
         self.guard = BarrierGuard(settings.holdoff_s)
         self.runner = LaneRunner(self.lane, self.guard, recorder, requester, self.permits, self.journal, clock,
                                  port=port, display=display, on_reread=on_reread)
+        self.commands = LaneCommands(settings, self.runner, self.permits, clock)
         self.started = False
         self.site_key = None  # the driver step (off by default): the driver's card, hashed
         if settings.driver_reader is not None and settings.site_key_file is not None:
@@ -143,12 +144,12 @@ class GateStation:
                 ref, problem = driver_ref(event, self.site_key, self.clock.now().astimezone(CHINA).date())
                 log.info("lane %s: driver card %s", cfg.lane, ref.masked)
                 await self.runner.feed(ev.DriverCard(ref, problem))
-            elif all(hasattr(event, name) for name in _INPUT_FIELDS):
+            elif isinstance(event, LaneInputs):
                 if cfg.io is None or device == cfg.io:
                     await self.runner.on_inputs(event)
         except Exception:  # a bad event is counted, never a crash of the driver that sent it
             log.exception("gate station could not handle %s from %s", type(event).__name__, device)
             self.runner.counters["route_failed"] += 1
 
-    def command_handlers(self) -> dict[str, commands.Handler]:
-        return commands.handlers(self)
+    def command_handlers(self) -> dict[str, Handler]:
+        return self.commands.handlers()

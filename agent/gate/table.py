@@ -7,6 +7,10 @@ Invariants of the table (the lane checks the targets at run time):
 - the only rules that emit CloseBarrier (`passed_tick`, `open_tick`, `staff_close`) do so only when
   `lane.lane_clear_for_close()` holds at that moment;
 - OpenBarrier is emitted only by `decided` with an allowing Decision;
+- a staff or platform command (StaffRelease, Reread, CorrectContainer, StaffDeny, StaffClose)
+  the lane cannot carry out is refused here, with the reason its caller answers: a rule emits
+  `Refuse` and stays (the table's rows for any state say why a state has no rule of its own);
+  a release is refused while the guard's `Interlock` is not safe;
 - every waiting state arms a deadline (Tick rules handle it); pass-through states
   (IDENTIFIED without a scale, WEIGHED, DECIDED, CLOSED) leave on Advance; WEIGHED waits
   (`driver_s`) for the driver's card only on a lane with a `driver_reader` (off by default).
@@ -86,7 +90,7 @@ def arrived_read(lane: Lane, event: ev.Event) -> State:
             lane.counters["misread.container"] += 1
         else:
             checked = check_container(read.text)
-            if not checked.ok:
+            if checked.value is None:
                 return lane.trouble("check_digit", f"container {read.position} {read.text}: {checked.reason}")
             tx.containers[read.position] = ContainerRead(
                 number=checked.value, position=read.position, confidence=read.confidence, valid=True,
@@ -286,8 +290,26 @@ def decided(lane: Lane, event: ev.Event) -> State:
 
 # -- staff -----------------------------------------------------------------------------------
 
+_UNSAFE_OPEN = "barrier cannot open: e-stop, controller lost or lane inputs unknown"
+_OPEN = (S.BARRIER_OPEN, S.PASSED)
+
+
+def _release_refused(lane: Lane, event: ev.StaffRelease) -> bool:
+    if event.in_trouble and lane.state is not S.TROUBLE:
+        lane.refuse("refused", f"no transaction in TROUBLE (lane is {lane.state.value})")
+    elif not lane.interlock:
+        lane.refuse("unsafe", _UNSAFE_OPEN)
+    elif lane.state in _OPEN:
+        lane.refuse("refused", f"the barrier is already open for a truck ({lane.state.value})")
+    else:
+        return False
+    return True
+
+
 def staff_release(lane: Lane, event: ev.Event) -> State:
     assert isinstance(event, ev.StaffRelease)
+    if _release_refused(lane, event):
+        return lane.state
     if lane.tx is None:
         lane.start()
     tx = lane.tx
@@ -310,7 +332,7 @@ def trouble_read(lane: Lane, event: ev.Event) -> State:
             tx.plate, tx.plate_number = read, checked.value
     elif read.confidence >= cfg.container_confidence and read.position not in tx.containers:
         checked = check_container(read.text)
-        if checked.ok:
+        if checked.value is not None:
             tx.containers[read.position] = ContainerRead(
                 number=checked.value, position=read.position, confidence=read.confidence, valid=True,
                 image_ref=read.image_ref)
@@ -323,7 +345,7 @@ def staff_correct(lane: Lane, event: ev.Event) -> State:
     assert isinstance(event, ev.CorrectContainer) and lane.tx is not None
     tx, cfg = lane.tx, lane.settings
     checked = check_container(event.number)
-    if not checked.ok:
+    if checked.value is None:
         lane.counters["staff_correction_invalid"] += 1
         return lane.state
     tx.containers[event.position] = ContainerRead(number=checked.value, position=event.position, confidence=1.0,
@@ -355,14 +377,18 @@ def staff_close(lane: Lane, event: ev.Event) -> State:
     """Only with nothing under the barrier; the guard checks again before the coil."""
     if not lane.lane_clear_for_close():
         lane.counters["staff_close_refused"] += 1
-        return lane.state
+        blocked = [name for name, on in (("safety loop occupied", lane.safety), ("photocell broken", lane.photocell_broken),
+                                         ("exit loop occupied", lane.exit)) if on]
+        return lane.refuse("unsafe", f"barrier cannot close: {', '.join(blocked)}")
     lane.emit(ev.CloseBarrier(lane.tx.transaction_id if lane.tx else None))
     return S.CLOSED
 
 
 def open_refused(lane: Lane, event: ev.Event) -> State:
+    """The open asked for was not carried out: a release in this turn is answered refused."""
     assert isinstance(event, ev.OpenRefused) and lane.tx is not None
     lane.tx.decision = None
+    lane.emit(ev.Refuse("refused", f"lane did not open (state {S.TROUBLE.value})"))
     return lane.trouble("open_refused", f"barrier did not open: {event.reason}; staff release needed")
 
 
@@ -454,10 +480,42 @@ def set_mode(lane: Lane, event: ev.Event) -> State:
     return lane.state
 
 
+# -- commands a state has no rule for: why they are refused ---------------------------------
+
+def release_refused(lane: Lane, event: ev.Event) -> State:
+    assert isinstance(event, ev.StaffRelease)
+    if not _release_refused(lane, event):
+        lane.refuse("refused", f"lane did not open (state {lane.state.value})")
+    return lane.state
+
+
+def reread_refused(lane: Lane, event: ev.Event) -> State:
+    return lane.refuse("refused", f"nothing to re-read in state {lane.state.value}")
+
+
+def correct_refused(lane: Lane, event: ev.Event) -> State:
+    return lane.refuse("refused", f"not possible while the lane is {lane.state.value}")
+
+
+def deny_refused(lane: Lane, event: ev.Event) -> State:
+    return lane.refuse("refused", f"no transaction in TROUBLE (lane is {lane.state.value})")
+
+
+def close_refused(lane: Lane, event: ev.Event) -> State:
+    return lane.refuse("refused", f"the barrier is not open for a truck (lane is {lane.state.value})")
+
+
 # -- the table -------------------------------------------------------------------------------
 
 ANY = None
-_STAFF = Rule(staff_release, (S.DECIDED,), "staff release")
+ALL = tuple(S)
+
+
+def _staff(state: State) -> Rule:
+    """A staff release: to DECIDED, or refused (staying) while the barrier may not move."""
+    return Rule(staff_release, (S.DECIDED, state), "staff release")
+
+
 _REREAD = Rule(reread, (S.ARRIVED,), "re-read")
 _CORRECT = Rule(staff_correct, (S.ARRIVED, S.IDENTIFIED, S.TROUBLE), labels=(
     (S.IDENTIFIED, "staff correct a box number"), (S.ARRIVED, "staff correct a box number"),
@@ -473,7 +531,7 @@ def _stay(fn: Callable[[Lane, ev.Event], State], state: State) -> Rule:
 TABLE: dict[tuple[State | None, type], Rule] = {
     (S.IDLE, ev.Approach): Rule(idle_arrival, (S.IDLE, S.ARRIVED), "approach loop"),
     (S.IDLE, ev.Advance): Rule(idle_advance, (S.IDLE, S.ARRIVED), "next truck waiting"),
-    (S.IDLE, ev.StaffRelease): _STAFF,
+    (S.IDLE, ev.StaffRelease): _staff(S.IDLE),
 
     (S.ARRIVED, ev.Read): Rule(arrived_read, (S.ARRIVED, S.IDENTIFIED, S.TROUBLE), labels=(
         (S.IDENTIFIED, "plate + containers read, valid, agreeing"),
@@ -483,7 +541,7 @@ TABLE: dict[tuple[State | None, type], Rule] = {
     (S.ARRIVED, ev.Tick): Rule(arrived_tick, (S.ARRIVED, S.IDENTIFIED, S.TROUBLE, S.IDLE), labels=(
         (S.IDENTIFIED, "timeout, plate only (no container)"), (S.TROUBLE, "timeout, misread"), (S.IDLE, _OUT))),
     (S.ARRIVED, ev.Reread): _REREAD,
-    (S.ARRIVED, ev.StaffRelease): _STAFF,
+    (S.ARRIVED, ev.StaffRelease): _staff(S.ARRIVED),
     (S.ARRIVED, ev.DriverCard): Rule(keep_driver, (S.ARRIVED, S.TROUBLE), "driver card not usable"),
     (S.ARRIVED, ev.CorrectContainer): _CORRECT,
 
@@ -493,7 +551,7 @@ TABLE: dict[tuple[State | None, type], Rule] = {
     (S.IDENTIFIED, ev.Tick): Rule(identified_tick, (S.IDENTIFIED, S.TROUBLE, S.IDLE), labels=(
         (S.TROUBLE, "timeout, no stable weight"), (S.IDLE, _OUT))),
     (S.IDENTIFIED, ev.Reread): _REREAD,
-    (S.IDENTIFIED, ev.StaffRelease): _STAFF,
+    (S.IDENTIFIED, ev.StaffRelease): _staff(S.IDENTIFIED),
     (S.IDENTIFIED, ev.DriverCard): Rule(keep_driver, (S.IDENTIFIED, S.TROUBLE), "driver card not usable"),
 
     (S.WEIGHED, ev.Advance): Rule(weighed_advance, (S.WEIGHED, S.VERIFYING), "send gate_verify"),
@@ -510,7 +568,7 @@ TABLE: dict[tuple[State | None, type], Rule] = {
     (S.VERIFYING, ev.Approach): _stay(backout_watch, S.VERIFYING),
     (S.VERIFYING, ev.Tick): Rule(verifying_tick, (S.VERIFYING, S.TROUBLE, S.IDLE), labels=(
         (S.TROUBLE, "permit lookup timeout"), (S.IDLE, _OUT))),
-    (S.VERIFYING, ev.StaffRelease): _STAFF,
+    (S.VERIFYING, ev.StaffRelease): _staff(S.VERIFYING),
 
     (S.DECIDED, ev.Advance): Rule(decided, (S.BARRIER_OPEN, S.TROUBLE), labels=(
         (S.BARRIER_OPEN, "allow (open, expiring)"), (S.TROUBLE, "deny / manual or closed mode"))),
@@ -529,7 +587,7 @@ TABLE: dict[tuple[State | None, type], Rule] = {
     (S.CLOSED, ev.Advance): Rule(closed, (S.IDLE,), "record transaction"),
 
     (S.TROUBLE, ev.Reread): _REREAD,
-    (S.TROUBLE, ev.StaffRelease): _STAFF,
+    (S.TROUBLE, ev.StaffRelease): _staff(S.TROUBLE),
     (S.TROUBLE, ev.CorrectContainer): _CORRECT,
     (S.TROUBLE, ev.Read): _stay(trouble_read, S.TROUBLE),
     (S.TROUBLE, ev.StaffDeny): Rule(staff_deny, (S.TROUBLE,), "staff deny"),
@@ -538,9 +596,10 @@ TABLE: dict[tuple[State | None, type], Rule] = {
     (S.TROUBLE, ev.Weighed): _stay(keep_weight, S.TROUBLE),
     (S.TROUBLE, ev.Tick): Rule(trouble_tick, (S.TROUBLE, S.IDLE), "truck left"),
 
-    (ANY, ev.SetMode): Rule(set_mode, tuple(S)),
+    (ANY, ev.SetMode): Rule(set_mode, ALL),
+    (ANY, ev.StaffRelease): Rule(release_refused, ALL),
+    (ANY, ev.Reread): Rule(reread_refused, ALL),
+    (ANY, ev.CorrectContainer): Rule(correct_refused, ALL),
+    (ANY, ev.StaffDeny): Rule(deny_refused, ALL),
+    (ANY, ev.StaffClose): Rule(close_refused, ALL),
 }
-
-
-def lookup(state: State, kind: type) -> Rule | None:
-    return TABLE.get((state, kind)) or TABLE.get((ANY, kind))

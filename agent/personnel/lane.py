@@ -30,7 +30,14 @@ from typing import Protocol
 from agent.clock import Clock
 from agent.config.personnel import PersonnelSection
 from agent.contract.envelope import new_id
-from agent.contract.personnel import PersonAlarm, PersonDecision, PersonPassage, PersonVerifyRequest
+from agent.contract.personnel import (
+    AlarmKind,
+    PassOutcome,
+    PersonAlarm,
+    PersonDecision,
+    PersonPassage,
+    PersonVerifyRequest,
+)
 from agent.lane_table import settle
 from agent.personnel import events as ev
 from agent.personnel.events import State
@@ -155,7 +162,7 @@ class PersonLane:
     def due(self) -> bool:
         return self.deadline is not None and self.now >= self.deadline
 
-    def alarm(self, what: str, count: int = 1, detail: str = "") -> None:
+    def alarm(self, what: AlarmKind, count: int = 1, detail: str = "") -> None:
         self.counters[f"alarm.{what}"] += 1
         pass_id = self.pass_.pass_id if self.pass_ else None
         self.emit(ev.Alarm(PersonAlarm(lane=self.settings.lane, area=self.settings.area, what=what,
@@ -167,7 +174,7 @@ class PersonLane:
         self.counters["passes"] += 1
         return self.pass_
 
-    def finish(self, outcome: str, reason: str = "") -> State:
+    def finish(self, outcome: PassOutcome, reason: str = "") -> State:
         """Record the pass (once) and forget it."""
         p = self.pass_
         assert p is not None
@@ -180,7 +187,7 @@ class PersonLane:
         self.pass_ = None
         return State.IDLE
 
-    def draft(self, outcome: str = "aborted", reason: str = "") -> PersonPassage:
+    def draft(self, outcome: PassOutcome = "aborted", reason: str = "") -> PersonPassage:
         """The current pass as its record would read now (the journal keeps this form)."""
         p = self.pass_
         assert p is not None

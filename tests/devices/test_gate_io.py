@@ -12,9 +12,10 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusTcpClient
 
 from agent.config.devices import GateIo, GateIoMap
+from agent.contract.gate import LaneInputs
 from agent.contract.node import DeviceStatus
 from agent.devices import gate_io
-from agent.devices.gate_io import GateIoDriver, IoInputs
+from agent.devices.gate_io import GateIoDriver
 from agent.devices.supervisor import Supervisor
 from agent.errors import DeviceOffline, DeviceRefusedError, UnsafeCommandError
 from firmware_stubs.gate_controller import GateController
@@ -29,8 +30,8 @@ class Sink:
     async def emit(self, device: str, event: object) -> None:
         self.events.append((device, event))
 
-    def inputs(self, device: str | None = None) -> list[IoInputs]:
-        return [e for d, e in self.events if isinstance(e, IoInputs) and device in (None, d)]
+    def inputs(self, device: str | None = None) -> list[LaneInputs]:
+        return [e for d, e in self.events if isinstance(e, LaneInputs) and device in (None, d)]
 
     def statuses(self, device: str | None = None) -> list[str]:
         return [e.status for d, e in self.events if isinstance(e, DeviceStatus) and device in (None, d)]

@@ -15,8 +15,9 @@ from pymodbus import FramerType
 from pymodbus.client import AsyncModbusSerialClient
 
 from agent.config.devices import GateIo, GateIoMap
+from agent.contract.gate import LaneInputs
 from agent.contract.node import DeviceStatus
-from agent.devices.gate_io import GateIoDriver, IoInputs
+from agent.devices.gate_io import GateIoDriver
 from agent.devices.supervisor import Supervisor
 from agent.errors import DeviceOffline, UnsafeCommandError
 from firmware_stubs.gate_controller import GateController
@@ -32,8 +33,8 @@ class Sink:
     async def emit(self, device: str, event: object) -> None:
         self.events.append(event)
 
-    def inputs(self) -> list[IoInputs]:
-        return [e for e in self.events if isinstance(e, IoInputs)]
+    def inputs(self) -> list[LaneInputs]:
+        return [e for e in self.events if isinstance(e, LaneInputs)]
 
     def statuses(self) -> list[str]:
         return [e.status for e in self.events if isinstance(e, DeviceStatus)]

@@ -5,7 +5,7 @@ every write, I/O snapshots, and a Rig that composes a GateStation around them.""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from agent.clock import FakeClock
 from agent.config.model import GateSection
 from agent.contract.devices import CameraRead, Weight
 from agent.contract.envelope import Command, Envelope, Response, new_id
-from agent.contract.gate import Permit, PermitsSync, VerifyAnswer, VerifyRequest
+from agent.contract.gate import LaneInputs, Permit, PermitsSync, VerifyAnswer, VerifyRequest
 from agent.errors import RequestTimeoutError
 from agent.gate.station import GateStation
 
@@ -25,17 +25,11 @@ OTHER_BOX = "TCNU7200794"
 BAD_CHECK = "CSQU3054384"
 
 
-@dataclass(frozen=True)
-class Io:
-    """What agent.devices.gate_io emits: one snapshot of the lane's inputs."""
-
-    approach: bool = False
-    safety: bool = False
-    exit: bool = False
-    open_limit: bool = False
-    closed_limit: bool = True
-    photocell_broken: bool = False
-    estop: bool = False
+def Io(approach: bool = False, safety: bool = False, exit: bool = False, open_limit: bool = False,  # noqa: N802
+       closed_limit: bool = True, photocell_broken: bool = False, estop: bool = False) -> LaneInputs:
+    """What agent.devices.gate_io emits: one snapshot of the lane's inputs (a lane at rest by default)."""
+    return LaneInputs(approach=approach, safety=safety, exit=exit, open_limit=open_limit, closed_limit=closed_limit,
+                      photocell_broken=photocell_broken, estop=estop)
 
 
 class RecordingRecorder:

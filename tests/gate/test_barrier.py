@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from agent.contract.envelope import dump
 from agent.contract.gate import RemoteOpen
 from agent.contract.node import DeviceStatus
 from agent.errors import CommandExpired, InvalidCommandError
 from agent.gate import events as ev
 from agent.gate.barrier import SAFE, BarrierGuard, Outputs
 from agent.gate.events import State
+from agent.link.commands import CommandDesk
+from agent.outbox import Outbox
 
 from .fakes import Io
 
@@ -140,20 +145,28 @@ def test_expired_open_action_is_refused_and_logged_as_lane_event(play):
     assert refused and refused[0].detail.startswith("expired")
 
 
-def test_expired_remote_open_is_refused_with_error_code(play):
+def test_expired_remote_open_is_refused_where_it_is_received(play, tmp_path):
+    """Expiry is checked once, by the link's command desk, before the gate's handler runs."""
+    counts: Counter[str] = Counter()
+
     async def scenario(rig):
-        await rig.io()
-        await rig.io(approach=True)
-        handler = rig.station.command_handlers()["barrier_open"]
-        stale = rig.command("barrier_open", RemoteOpen(lane="lane-1", reason="papers ok", operator="ops-7"), expires_in=30)
-        rig.clock.advance(31)
-        with pytest.raises(InvalidCommandError) as err:
-            await handler(stale)
-        assert err.value.code == "expired"
-        assert rig.lane.state is State.ARRIVED and not rig.station.guard.want_open
-        assert rig.runner.counters["expired.barrier_open"] == 1
+        outbox = Outbox(tmp_path / "o.db", "lane-1")
+        desk = CommandDesk("yt", "lane-1", outbox, rig.clock, lambda what: counts.update([what]))
+        try:
+            for name, handler in rig.station.command_handlers().items():
+                desk.register(name, handler)
+            await rig.io()
+            await rig.io(approach=True)
+            stale = rig.command("barrier_open", RemoteOpen(lane="lane-1", reason="papers ok", operator="ops-7"), expires_in=30)
+            rig.clock.advance(31)
+            await desk.handle("barrier_open", dump(stale), {})
+            assert rig.lane.state is State.ARRIVED and not rig.station.guard.want_open
+        finally:
+            await desk.close()
+            outbox.close()
 
     rig = play(scenario)
+    assert counts["command_expired"] == 1 and counts["command_internal"] == 0
     assert not any(w["barrier_open"] for w in rig.port.writes)
 
 
@@ -214,15 +227,9 @@ def test_restart_mid_transaction_records_aborted_and_goes_safe(play):
 
 def test_stale_snapshot_is_a_controller_loss_reported_once(play):
     async def scenario(rig):
-        from dataclasses import dataclass
-
-        @dataclass(frozen=True)
-        class StaleIo(Io):
-            stale: bool = True
-
         await rig.io()
         for _ in range(3):
-            await rig.station.emit("io-1", StaleIo(safety=True, photocell_broken=True))
+            await rig.station.emit("io-1", replace(Io(safety=True, photocell_broken=True), stale=True))
         assert not rig.station.guard.safe_to_actuate and rig.port.last["red"]
         await rig.io()  # a fresh snapshot: the controller is back
         assert rig.station.guard.safe_to_actuate

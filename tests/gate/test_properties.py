@@ -10,15 +10,16 @@ from hypothesis import strategies as st
 from agent.clock import FakeClock
 from agent.config.model import GateSection
 from agent.contract.devices import CameraRead, Weight
-from agent.contract.gate import Permit, VerifyAnswer
+from agent.contract.gate import LaneInputs, Permit, VerifyAnswer
 from agent.gate import events as ev
 from agent.gate.barrier import BarrierGuard
 from agent.gate.lane import Lane
+from agent.gate.table import TABLE
 
 from .fakes import BAD_CHECK, BOX, OTHER_BOX, PLATE, Io, counter_ids
 
 
-def coils_allow_close(inputs: ev.Inputs | None) -> bool:
+def coils_allow_close(inputs: LaneInputs | None) -> bool:
     """The rule in one line, for assertions: a close coil may be on only if this holds."""
     return inputs is not None and not (inputs.safety or inputs.photocell_broken or inputs.exit or inputs.estop)
 
@@ -39,7 +40,7 @@ _token = st.one_of(
     st.builds(ev.StaffRelease, st.just("ops"), st.just("why")), st.just(ev.Reread()),
     st.builds(ev.CorrectContainer, st.just("G1"), st.sampled_from(["front", "rear"]), st.sampled_from([BOX, OTHER_BOX, BAD_CHECK])),
     st.builds(ev.StaffDeny, st.just("G1"), st.just("no papers")), st.builds(ev.StaffClose, st.just("G1"), st.just("stuck")),
-    st.builds(ev.SetMode, st.sampled_from(["auto", "manual", "closed"])),
+    st.builds(ev.SetMode, st.sampled_from(["auto", "manual", "closed"])), st.builds(ev.Interlock, st.booleans()),
     st.floats(min_value=0.0, max_value=40.0).map(lambda s: ("tick", s)),
 )
 
@@ -90,7 +91,7 @@ def check_sequence(tokens) -> int:
     decision, or a transaction recorded twice. Returns how many closes were asked for."""
     closes = 0
     clock = FakeClock()
-    lane = Lane(SETTINGS, clock, counter_ids())
+    lane = Lane(SETTINGS, TABLE, clock, counter_ids())
     safety, photocell_broken, exit_ = True, True, False  # unknown counts as blocked
     recorded: list[str] = []
     for token in tokens:
@@ -138,7 +139,7 @@ def test_guard_never_drives_down_onto_a_blocked_lane(steps):
     guard = BarrierGuard(holdoff_s=1.0)
     now, last = 0.0, None
     for step in steps:
-        if isinstance(step, Io):
+        if isinstance(step, LaneInputs):
             guard.observe(step, now)
             last = step
         elif step == "open":
@@ -161,6 +162,7 @@ def test_guard_never_drives_down_onto_a_blocked_lane(steps):
 
 def test_a_staff_release_after_a_staff_deny_opens_on_the_staff_decision():
     """Found by hypothesis: the check once read the deny from before the release."""
-    tokens = [ev.Safety(False), ev.Photocell(False), ev.Approach(True), _good("plate", PLATE), _good("container", BAD_CHECK),
+    tokens = [ev.Interlock(True), ev.Safety(False), ev.Photocell(False), ev.Approach(True), _good("plate", PLATE),
+              _good("container", BAD_CHECK),
               ev.StaffDeny("G1", "no papers"), ev.StaffRelease("ops", "papers found")]
     check_sequence(tokens)

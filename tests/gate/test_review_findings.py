@@ -9,7 +9,7 @@ import sqlite3
 from typing import Any
 
 from agent.contract.envelope import Response
-from agent.contract.gate import RemoteOpen, Reread, VerifyAnswer
+from agent.contract.gate import LaneInputs, RemoteOpen, Reread, VerifyAnswer
 from agent.errors import InvalidCommandError
 from agent.gate.events import State
 from tests.gate.fakes import BOX, OTHER_BOX, Rig
@@ -51,8 +51,8 @@ def test_controller_loss_drops_the_open_so_a_later_truck_cannot_use_it(tmp_path)
         await rig.arrive_and_read()
         await rig.settle()
         assert rig.port.last["barrier_open"]
-        stale = type("S", (), dict(stale=True, approach=False, safety=True, exit=False, open_limit=False,
-                                   closed_limit=False, photocell_broken=True, estop=False))()
+        stale = LaneInputs(stale=True, approach=False, safety=True, exit=False, open_limit=False,
+                           closed_limit=False, photocell_broken=True, estop=False)
         await rig.station.emit("io-1", stale)
         rig.clock.advance(600)
         await rig.io(approach=False, closed_limit=True)  # the module is back; the truck has gone

@@ -15,6 +15,7 @@ from agent.contract.gate import VerifyRequest
 from agent.gate import events as ev
 from agent.gate.events import State
 from agent.gate.lane import Lane
+from agent.gate.table import TABLE
 from agent.personnel.identity import driver_ref
 from agent.personnel.privacy import SiteKey
 from simulators.platform import PlatformSim, Preadvice
@@ -29,7 +30,7 @@ PLATE, BOX = "沪A12345", "CSQU3054383"
 def lane(driver_reader: str | None) -> Lane:
     settings = GateSection(lane="lane-1", container_positions=["front"], state_path=":memory:",
                            driver_reader=driver_reader)
-    return Lane(settings, FakeClock(T0))
+    return Lane(settings, TABLE, FakeClock(T0))
 
 
 def to_weighed(lane: Lane) -> list:
