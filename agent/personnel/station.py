@@ -44,7 +44,7 @@ from agent.contract.personnel import (
     PersonVerifyAnswer,
 )
 from agent.errors import InvalidAnswerError, InvalidCommandError, RequestTimeoutError
-from agent.interfaces import Recorder, Requester
+from agent.interfaces import Handler, Recorder, Requester
 from agent.personnel import events as ev
 from agent.personnel import identity
 from agent.personnel.allowlist import AllowList, PassJournal, open_people_db
@@ -306,7 +306,7 @@ class PersonnelStation:
         task.add_done_callback(self._tasks.discard)
 
     # -- commands ----------------------------------------------------------------------------------------
-    def command_handlers(self) -> dict[str, Any]:
+    def command_handlers(self) -> dict[str, Handler]:
         async def allow_list_sync(command: Command[Any]) -> None:
             body = body_as(command, AllowListSync)
             if command.expired(self.clock.now()):
