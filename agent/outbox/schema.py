@@ -17,15 +17,26 @@ import contextlib
 import logging
 import sqlite3
 from datetime import UTC, datetime
+from enum import IntEnum
 from pathlib import Path
 
 from agent import storage
 
 log = logging.getLogger(__name__)
 
-#: the classes, by the index stored in each row's `prio` (append only: files keep their rows)
-PRIORITIES: tuple[str, ...] = ("control", "transactional", "telemetry", "answers")
-PRIORITY_INDEX = {name: i for i, name in enumerate(PRIORITIES)}
+
+class Priority(IntEnum):
+    """An outbox class, by the index stored in each row's `prio` (append only: files keep their rows)."""
+
+    CONTROL = 0
+    TRANSACTIONAL = 1
+    TELEMETRY = 2
+    ANSWERS = 3
+
+
+#: the classes' names, in index order, as config and `portedge status` spell them
+PRIORITIES: tuple[str, ...] = tuple(p.name.lower() for p in Priority)
+PRIORITY_INDEX: dict[str, Priority] = {p.name.lower(): p for p in Priority}
 #: the order the link sends classes in: a command's answer right after the node's own state
 PUBLISH_ORDER: tuple[int, ...] = (0, 3, 1, 2)
 

@@ -4,10 +4,14 @@ Theory of operation: callers append `PutRequest`s and acked row ids under one co
 lock and wake the thread. The thread takes everything queued, applies the caps, and writes
 deletes and inserts in ONE transaction; while its fsync runs (SQLite releases the GIL) the
 next batch gathers. So N concurrent producers share one fsync, which is what makes
-`synchronous=FULL` affordable.
+`synchronous=FULL` affordable. A request moves PENDING -> COMMITTING -> DONE, or PENDING ->
+CANCELLED when its caller gives up first (`PutState`); a rolled-back commit puts it back to
+PENDING. The requests of one `put_many` travel together: taken into one transaction whole
+(a burst waits for one commit, and is stored all or not at all).
 
 Invariants:
-- A request is completed (seq set, caller woken) only after COMMIT returned.
+- A request is completed (seq set, caller woken) only after COMMIT returned. Callers on an
+  asyncio loop are woken with one `call_soon_threadsafe` per loop and commit, never per row.
 - `seq` advances only inside a transaction that commits: a failed transaction consumes no
   seq, so the per-node sequence has no gaps.
 - control and transactional rows are never dropped; at their cap the request waits (state
@@ -36,20 +40,32 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
+from typing import Any, Protocol
 
 from agent import storage
 from agent.clock import Clock
 from agent.errors import StorageFullError
-from agent.outbox.schema import ANSWERS_KEPT_S, PRIORITIES, stamp_seq
+from agent.outbox.schema import ANSWERS_KEPT_S, Priority, stamp_seq
 
 log = logging.getLogger(__name__)
 
-PENDING, COMMITTING, DONE, CANCELLED = range(4)
-TELEMETRY = 2
-CLASSES = len(PRIORITIES)
+
+class PutState(Enum):
+    """Where a request is on its way into the file."""
+
+    PENDING = "pending"  # queued, or waiting at its class's cap; its caller may still withdraw it
+    COMMITTING = "committing"  # in the transaction being written: it will be DONE, or PENDING again on rollback
+    DONE = "done"  # committed (or found already stored); its caller has been or is being woken
+    CANCELLED = "cancelled"  # withdrawn while PENDING: never written
+
+
+PENDING, COMMITTING, DONE, CANCELLED = PutState
+TELEMETRY = Priority.TELEMETRY
+CLASSES = len(Priority)
 _CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
 #: `synchronous` modes whose WAL commits fsync (the others never do)
 _FLUSHING = ("FULL", "EXTRA")
@@ -57,9 +73,17 @@ _ACK_BATCH = 256
 _ACK_LINGER_S = 0.02
 
 
+class Waiter(Protocol):
+    """The asyncio side of a put (agent.outbox.waiting): woken on its loop once per request."""
+
+    loop: Any  # the asyncio loop the caller awaits on
+
+    def answered(self) -> None: ...
+
+
 @dataclass(slots=True, eq=False)
 class PutRequest:
-    prio: int
+    prio: Priority
     payload: bytes  # serialised with the seq placeholder (see schema.stamp_seq)
     msg_id: str
     kind: str
@@ -74,10 +98,12 @@ class PutRequest:
     answer_key: str | None = None
     #: a stored answer sent again: `payload` is final (seq already in it) and keeps this seq
     fixed_seq: int = 0
-    on_done: Callable[[PutRequest], None] | None = None
-    loop: object | None = None  # an asyncio loop: completions are batched onto it (see _finish_all)
-    future: object | None = None
-    state: int = PENDING
+    #: on the first request of a put_many: how many requests from here are one burst, and their bytes
+    together: int = 1
+    together_bytes: int = 0
+    on_done: Callable[[PutRequest], None] | None = None  # a caller in a thread: called on the writer thread
+    waiter: Waiter | None = None  # a caller on an asyncio loop: answered there, in batches (_finish_all)
+    state: PutState = PENDING
     seq: int = 0
     final: bytes | None = None
     error: BaseException | None = None
@@ -141,11 +167,13 @@ class Writer:
 
     # -- called from any thread -------------------------------------------------------------
 
-    def submit(self, req: PutRequest) -> None:
+    def submit(self, reqs: Sequence[PutRequest]) -> None:
+        """Queue requests (one lock, one wake-up). A put_many's requests must come in one call,
+        its first one carrying `together`: they stay side by side in their class's queue."""
         with self._cond:
             if self._stop:
                 raise StorageFullError("the outbox is closed")
-            self._incoming.append(req)
+            self._incoming.extend(reqs)
             self._cond.notify()
 
     def set_health(self, health_json: str) -> None:
@@ -168,11 +196,13 @@ class Writer:
             self._acks.extend(rids)
             self._cond.notify()
 
-    def cancel(self, req: PutRequest) -> bool:
-        """Withdraw a request that has not started committing. False: it is committing or done."""
+    def cancel(self, reqs: Sequence[PutRequest]) -> bool:
+        """Withdraw requests (one put, or one put_many's) that have not started committing.
+        False: they are committing or done (a burst is taken whole, so never part of it)."""
         with self._cond:
-            if req.state == PENDING:
-                req.state = CANCELLED
+            if all(req.state is PENDING for req in reqs):
+                for req in reqs:
+                    req.state = CANCELLED
                 return True
             return False
 
@@ -181,7 +211,7 @@ class Writer:
         return time.monotonic()  # a real-time batching window, not a scenario time
 
     def waiting(self) -> list[int]:
-        return [sum(1 for r in q if r.state == PENDING) for q in self._waiting]
+        return [sum(1 for r in q if r.state is PENDING) for q in self._waiting]
 
     def stop(self) -> None:
         with self._cond:
@@ -229,7 +259,7 @@ class Writer:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
     def _take(self) -> list[list[PutRequest]]:
-        """Move what fits into COMMITTING, per class and in arrival order."""
+        """Move what fits into COMMITTING, per class and in arrival order; a burst whole or not at all."""
         taken: list[list[PutRequest]] = [[] for _ in range(CLASSES)]
         rows, size = list(self.rows), list(self.bytes)
         with self._cond:
@@ -237,16 +267,18 @@ class Writer:
                 cap = self._caps[p]
                 while queue:
                     req = queue[0]
-                    if req.state != PENDING:
+                    if req.state is not PENDING:
                         queue.popleft()
                         continue
-                    if p != TELEMETRY and (rows[p] + 1 > cap.max_rows or size[p] + len(req.payload) > cap.max_bytes):
+                    count, length = req.together, req.together_bytes or len(req.payload)
+                    if p != TELEMETRY and (rows[p] + count > cap.max_rows or size[p] + length > cap.max_bytes):
                         break  # backpressure: FIFO within the class, the caller waits
-                    queue.popleft()
-                    req.state = COMMITTING
-                    rows[p] += 1
-                    size[p] += len(req.payload)
-                    taken[p].append(req)
+                    for _ in range(count):
+                        member = queue.popleft()
+                        member.state = COMMITTING
+                        taken[p].append(member)
+                    rows[p] += count
+                    size[p] += length
         return taken
 
     def _requeue(self, taken: list[list[PutRequest]]) -> None:
@@ -298,7 +330,7 @@ class Writer:
             for p in range(CLASSES):
                 for req in taken[p]:
                     seq = self._insert(req, seq)
-                    if req.state == COMMITTING:
+                    if req.state is COMMITTING:
                         rows[p] += 1
                         size[p] += len(req.final or b"")
             self._drop_telemetry(rows, size, dropped)
@@ -333,7 +365,7 @@ class Writer:
             self.disk_full, self.fault = False, None
         if deleted or acks:
             self._on_deleted(acks)
-        resent = [(p, req.seq) for p in range(CLASSES) for req in taken[p] if req.fixed_seq and req.state == COMMITTING]
+        resent = [(p, req.seq) for p in range(CLASSES) for req in taken[p] if req.fixed_seq and req.state is COMMITTING]
         if resent and self._on_resent is not None:
             self._on_resent(resent)  # before the wake-up: the reader must look behind its cursor
         if any(taken):
@@ -478,26 +510,26 @@ class Writer:
 
     def _finish_all(self, reqs: list[PutRequest]) -> None:
         """Wake the callers: one call_soon_threadsafe per asyncio loop, not one per row."""
-        by_loop: dict[object, list[PutRequest]] = {}
+        by_loop: dict[Any, list[Waiter]] = {}
         for req in reqs:
             req.state = DONE
-            if req.loop is not None:
-                by_loop.setdefault(req.loop, []).append(req)
+            if req.waiter is not None:
+                by_loop.setdefault(req.waiter.loop, []).append(req.waiter)
             elif req.on_done is not None:
                 req.on_done(req)
-        for loop, group in by_loop.items():
+        for loop, waiters in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_resolve_all, group)  # type: ignore[attr-defined]
+                loop.call_soon_threadsafe(_answer_all, waiters)
             except RuntimeError:
                 pass  # that loop is closed: its callers are gone
 
     def _fail_waiting(self, error: BaseException) -> None:
         with self._cond:
-            failed = [r for q in self._waiting for r in q if r.state == PENDING]
+            failed = [r for q in self._waiting for r in q if r.state is PENDING]
             for q in self._waiting:
                 q.clear()
             for req in self._incoming:
-                if req.state == PENDING:
+                if req.state is PENDING:
                     failed.append(req)
             self._incoming = []
             for req in failed:
@@ -505,8 +537,7 @@ class Writer:
         self._finish_all(failed)
 
 
-def _resolve_all(reqs: list[PutRequest]) -> None:
-    for req in reqs:
-        future = req.future
-        if future is not None and not future.done():  # type: ignore[attr-defined]
-            future.set_result(None)  # type: ignore[attr-defined]
+def _answer_all(waiters: list[Waiter]) -> None:
+    """On the callers' loop: one call for every request a commit answered there."""
+    for waiter in waiters:
+        waiter.answered()
