@@ -9,7 +9,10 @@ Two kinds of metric live here:
   lane counters): one line each in `SAMPLES`, `(name, type, help, labels, read(node))` where
   `read` yields `(label values, value)`;
 - counted where they happen (publishes, PUBACK latency, barrier movements): module-level
-  instruments below; a new one is one line here and one `.inc()`/`.observe()` where it happens.
+  instruments below; a new one is a stand-in line, one line in `count()` and one
+  `.inc()`/`.observe()` where it happens. They count only once `count()` has run (a node with
+  `[metrics]`): a node nobody scrapes never imports prometheus_client (with its http, email
+  and urllib imports, ~2 MB of an idle lane node's RSS).
 
 The server binds only the `[metrics] listen` address (loopback by default), answers GET only,
 reads at most 8 kB of request head, and closes every connection after one answer.
@@ -23,24 +26,62 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import generate_latest
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
 
 log = logging.getLogger(__name__)
 
-REGISTRY = CollectorRegistry(auto_describe=True)
 
-# -- counted where they happen (one line each) -------------------------------------------------
-PUBLISHES = Counter("portedge_publishes", "outbox records handed to the broker (QoS 1)", registry=REGISTRY)
-PUBACK_SECONDS = Histogram("portedge_puback_seconds", "time from publish to the broker's PUBACK",
-                           buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=REGISTRY)
-COMMAND_ANSWERS = Counter("portedge_command_answers", "answers to platform commands stored for the broker, by "
-                          "command and code (ok, or the error code)", ["command", "code"], registry=REGISTRY)
-BARRIER_MOVEMENTS = Counter("portedge_barrier_movements", "barrier output changes written, by motion",
-                            ["motion"], registry=REGISTRY)
+class _Uncounted:
+    """Stands in for an instrument until `count()` runs: nobody could read the count."""
+
+    def labels(self, *values: str) -> _Uncounted:
+        return self
+
+    def inc(self, amount: float = 1) -> None:
+        pass
+
+    def observe(self, value: float) -> None:
+        pass
+
+
+# -- counted where they happen (one line each in `count()`); stand-ins until then ----------------
+PUBLISHES: Any = _Uncounted()
+PUBACK_SECONDS: Any = _Uncounted()
+COMMAND_ANSWERS: Any = _Uncounted()
+BARRIER_MOVEMENTS: Any = _Uncounted()
+_registry: CollectorRegistry | None = None
+
+
+def count() -> CollectorRegistry:
+    """Start counting (once; the metrics server calls it): the real instruments replace the
+    stand-ins. Returns their registry."""
+    global _registry, PUBLISHES, PUBACK_SECONDS, COMMAND_ANSWERS, BARRIER_MOVEMENTS
+    if _registry is not None:
+        return _registry
+    from prometheus_client import CollectorRegistry, Counter, Histogram
+
+    registry = CollectorRegistry(auto_describe=True)
+    PUBLISHES = Counter("portedge_publishes", "outbox records handed to the broker (QoS 1)", registry=registry)
+    PUBACK_SECONDS = Histogram("portedge_puback_seconds", "time from publish to the broker's PUBACK",
+                               buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10), registry=registry)
+    COMMAND_ANSWERS = Counter("portedge_command_answers", "answers to platform commands stored for the broker, by "
+                              "command and code (ok, or the error code)", ["command", "code"], registry=registry)
+    BARRIER_MOVEMENTS = Counter("portedge_barrier_movements", "barrier output changes written, by motion",
+                                ["motion"], registry=registry)
+    _registry = registry
+    return registry
+
+
+def __getattr__(name: str) -> Any:
+    """`REGISTRY`: the counted instruments' registry (reading it starts counting)."""
+    if name == "REGISTRY":
+        return count()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Read = Callable[[Any], Iterable[tuple[tuple[str, ...], float]]]
 
@@ -143,6 +184,8 @@ class NodeCollector:
 
     def collect(self) -> Iterator[Metric]:
         for name, kind, help_text, labels, read in SAMPLES:
+            from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
             family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, help_text, labels=labels)
             try:
                 for values, value in read(self.node):
@@ -171,6 +214,9 @@ class MetricsServer:
     READ_TIMEOUT_S = 5.0
 
     def __init__(self, node: Any, host: str, port: int, redact: Callable[[str], str] = lambda s: s):
+        from prometheus_client import CollectorRegistry
+
+        count()
         self.node, self.host, self.port, self.redact = node, host, port, redact
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(NodeCollector(node))
@@ -189,7 +235,9 @@ class MetricsServer:
             self._server = None
 
     def render(self) -> bytes:
-        return generate_latest(self.registry) + generate_latest(REGISTRY)
+        from prometheus_client.exposition import generate_latest
+
+        return generate_latest(self.registry) + generate_latest(count())
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
