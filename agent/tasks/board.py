@@ -55,7 +55,7 @@ from agent.interfaces import Handler, Recorder, Requester
 from agent.tasks.messages import text as message
 from agent.tasks.scans import ScanRules, read_piece
 from agent.tasks.session import DriverSession
-from agent.tasks.store import TaskRow, TaskStore
+from agent.tasks.store import KEEP, Keep, TaskRow, TaskStore
 from agent.tasks.table import NEW, VISIBLE, WORKING, Act, Ev, step
 from agent.tasks.views import BoardChange, DriverView, LoginResult, Notice, ScanResult, TaskView
 
@@ -259,7 +259,8 @@ class Board:
 
     async def _apply(self, row: TaskRow, event: Ev, *, evidence: ScanEvidence | None = None, key: str | None = None,
                      exception: str | None = None, note: str = "") -> None:
-        """One table step: persist the task and its update together, then record, then tell."""
+        """One table step: persist the task, its update and the active task in one commit, then
+        tell, then record."""
         target = step(row.state, event)
         previous = None if row.state == NEW else row.state
         if Act.RESET in target.actions:
@@ -281,19 +282,22 @@ class Board:
                                 driver=driver.badge if driver else None, scans=row.evidence, picked=len(row.picked),
                                 exception=exception if event is Ev.EXCEPTION else None, note=note)
             row.evidence = []
-        await self._store.save(row, update)
+        active: str | None | Keep = KEEP
         if Act.ACTIVATE in target.actions:
-            await self._store.set_active(row.task.task_id)
-        if Act.DEACTIVATE in target.actions and self._store.active == row.task.task_id:
-            await self._store.set_active(None)
+            active = row.task.task_id
+        elif Act.DEACTIVATE in target.actions and self._store.active == row.task.task_id:
+            active = None
+        await self._store.save(row, update, active=active)  # task, update, active task: one commit
         notices: tuple[Notice, ...] = ()
         if Act.NOTICE in target.actions and self._for_driver(row):
             code = {Ev.CANCEL: "notice_cancelled", Ev.REASSIGN: "notice_reassigned"}.get(event, "notice_assigned")
             zh, en = message(code)
             notices = (Notice(row.task.task_id, code, zh, en, note, self._clock.now()),)
             self._notices.extend(notices)
-        await self._flush()
+        # shown once committed: the update waits in `pending` (replayed after a reboot) and goes
+        # to the outbox next, so the screen does not wait for the outbox's fsync too
         self._notify(BoardChange(row.task.task_id, row.state, notices))
+        await self._flush()
 
     async def _flush(self) -> None:
         for n, update in self._store.pending():
@@ -304,7 +308,7 @@ class Board:
                 self.counters["record_failed"] += 1
                 log.warning("task update %s/%d not recorded yet: %s", update.task_id, update.step, err)
                 return
-            await self._store.sent(n)
+            self._store.mark_sent(n)  # its delete is queued; nobody waits for that fsync
 
     def _keep(self, row: TaskRow, evidence: ScanEvidence) -> None:
         row.evidence.append(evidence)

@@ -3,7 +3,12 @@ outbox, the driver session and the offline login cache.
 
 Everything a PDA reboot must keep is here; the board holds no state that is not. Each public
 write is one transaction (WAL, the node's `[storage] synchronous`) so a crash leaves either
-the old or the new state, never half of a transition. Writes are awaited commits on the
+the old or the new state, never half of a transition: a transition's task row, its update and
+the session's active task are one commit (`save`), the only fsync before the board may show it.
+An update handed to the outbox is marked sent at once (`mark_sent`: `pending` no longer lists
+it) and its row deleted by a queued write that nobody waits for; a crash before that delete
+commits hands the update over again after the restart (the same task_id and step: the
+platform drops the repeat), as a crash between the outbox commit and the delete always could. Writes are awaited commits on the
 store's writer thread (agent.storage.Books): on the PDA the asyncio loop is also Kivy's UI
 loop, and an eMMC fsync of 10-30 ms there is a lost frame. Reads run on the loop. The driver
 session row is mirrored in memory (it is read on every scan and written only here).
@@ -88,12 +93,20 @@ class CachedDriver:
 Session = tuple[str | None, str | None, datetime | None, bool, str | None]  # badge, name, since, offline, active
 
 
+class Keep:
+    """`save(active=KEEP)`: the session's active task stays as it is."""
+
+
+KEEP = Keep()
+
+
 class TaskStore:
     def __init__(self, path: str | Path, synchronous: str = "FULL"):
         self.path = Path(path)
         self.db = Database(path, SCHEMA, what="tasks", synchronous=synchronous)
         badge, name, since, offline, active = self.db.one("SELECT badge, name, since, offline, active FROM session")
         self._session: Session = (badge, name, datetime.fromisoformat(since) if since else None, bool(offline), active)
+        self._sent_upto = 0  # pending rows up to this n are in the outbox; their delete is queued
 
     def close(self) -> None:
         self.db.close()
@@ -118,8 +131,9 @@ class TaskStore:
             evidence=[ScanEvidence.model_validate(e) for e in json.loads(r[4])],
             exception=r[5], note=r[6], seen_at=datetime.fromisoformat(r[7]))
 
-    async def save(self, row: TaskRow, update: TaskUpdate | None = None) -> None:
-        """Write the task row and (if given) queue its update, in one transaction."""
+    async def save(self, row: TaskRow, update: TaskUpdate | None = None, *, active: str | None | Keep = KEEP) -> None:
+        """Write the task row, (if given) queue its update and (unless KEEP) set the session's
+        active task, in one transaction."""
         values = (row.task.task_id, row.task.model_dump_json(), row.state, row.step, json.dumps(row.picked),
                   json.dumps([e.model_dump(mode="json") for e in row.evidence]), row.exception, row.note,
                   row.seen_at.isoformat())
@@ -130,19 +144,27 @@ class TaskStore:
                          " seen_at) VALUES (?,?,?,?,?,?,?,?,?)", values)
             if body is not None:
                 conn.execute("INSERT INTO pending (body) VALUES (?)", (body,))
+            if not isinstance(active, Keep):
+                conn.execute("UPDATE session SET active=?", (active,))
 
         await self.db.write(write)
+        if not isinstance(active, Keep):
+            self._session = (*self._session[:4], active)
 
     # -- unsent updates ----------------------------------------------------------------------
     def pending(self) -> list[tuple[int, TaskUpdate]]:
-        rows = self.db.query("SELECT n, body FROM pending ORDER BY n")
+        """Updates not yet handed to the outbox, in commit order."""
+        rows = self.db.query("SELECT n, body FROM pending WHERE n > ? ORDER BY n", (self._sent_upto,))
         return [(n, TaskUpdate.model_validate_json(body)) for n, body in rows]
 
     def pending_count(self) -> int:
-        return self.db.one("SELECT count(*) FROM pending")[0]
+        return self.db.one("SELECT count(*) FROM pending WHERE n > ?", (self._sent_upto,))[0]
 
-    async def sent(self, n: int) -> None:
-        await self.db.write(lambda c: c.execute("DELETE FROM pending WHERE n=?", (n,)))
+    def mark_sent(self, n: int) -> concurrent.futures.Future:
+        """The update `n` is committed to the outbox: not pending any more; its row's delete
+        commits in order with the next writes, and no caller waits for that fsync."""
+        self._sent_upto = max(self._sent_upto, n)
+        return self.db.write_soon(lambda c: c.execute("DELETE FROM pending WHERE n <= ?", (n,)))
 
     # -- session -----------------------------------------------------------------------------
     def session(self) -> Session:
