@@ -183,9 +183,9 @@ class NodeCollector:
         self.node = node
 
     def collect(self) -> Iterator[Metric]:
-        for name, kind, help_text, labels, read in SAMPLES:
-            from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+        for name, kind, help_text, labels, read in SAMPLES:
             family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(name, help_text, labels=labels)
             try:
                 for values, value in read(self.node):
