@@ -1,6 +1,7 @@
 """Benchmark: the durable link against raw paho, on one mosquitto it starts itself.
 
     .venv/bin/python bench/bench_link.py [--events 20000] [--backlog 100000] [--producers 64] [--inflight N]
+                                         [--batch on|off]
 
 Reports, in one run on one broker:
 - raw paho QoS 1 publish rate of 200-byte payloads, 100 in flight (the baseline);
@@ -106,6 +107,7 @@ async def agent_run(broker: Mosquitto, db: Path, args) -> dict[str, float]:
     config = NodeConfig.model_validate({
         "node": {"id": "lane-1", "site": "yt", "role": "gate", "heartbeat_s": 3600},
         "broker": broker_config,
+        "link": {"batch": {c: {"enabled": args.batch == "on"} for c in ("control", "transactional", "telemetry")}},
     })
     outbox = Outbox(db, "lane-1", synchronous="FULL")
     out: dict[str, float] = {"window": config.broker.inflight}
@@ -182,6 +184,8 @@ def main() -> int:
     parser.add_argument("--idle-s", type=float, default=5.0)
     parser.add_argument("--inflight", type=int, default=0,
                         help="the agent's in-flight window (default: the config's, broker.inflight)")
+    parser.add_argument("--batch", choices=("on", "off"), default="on",
+                        help="records of one topic waiting together share an MQTT message ([link.batch])")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="portedge-bench-") as tmp, Mosquitto(persistence=False) as broker:
         raw = raw_paho_rate(broker.port, args.events)
@@ -190,7 +194,7 @@ def main() -> int:
     base = (raw + raw_after) / 2
     print(f"raw paho QoS1, 200 B, 100 in flight: {raw:,.0f} msg/s (again after the agent: {raw_after:,.0f})")
     print(f"agent put->outbox(FULL)->PUBACK->delete: {agent['agent_rate']:,.0f} msg/s  ratio {agent['agent_rate'] / base:.2f}"
-          f"  ({args.producers} concurrent producers, window {agent['window']})")
+          f"  ({args.producers} concurrent producers, window {agent['window']}, batching {args.batch})")
     print(f"put->PUBACK latency under that load: p50 {agent['lat_load_p50']:.1f} ms, p99 {agent['lat_load_p99']:.1f} ms")
     print(f"put->PUBACK latency paced (1 put / 5 ms): p50 {agent['lat_paced_p50']:.2f} ms, p99 {agent['lat_paced_p99']:.2f} ms")
     print(f"drain of a {args.backlog:,}-event backlog: {agent['drain_rate']:,.0f} msg/s  ratio {agent['drain_rate'] / base:.2f}")

@@ -29,6 +29,8 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from agent.contract.asyncapi import BUNDLE_ID, UNKNOWN_COMMAND_KEY
+from agent.contract.batch import is_batch
+from agent.contract.batch import records as records_of
 from agent.contract.topics import PUBLISHER, Kind, Topic
 from simulators.port import PortSim
 from simulators.scenario import SCENARIO_DIR, load_scenario
@@ -107,25 +109,22 @@ class Contract:
 def audit_seq(records: list[tuple[str, bytes]]) -> dict[str, dict]:
     """The seq audit of docs/platform-integration.md ("Every record arrives at least once"):
     drop duplicates by id (a copy must be byte-identical), skip seq 0 (not a record: state and
-    requests), then per node every seq from the first to the last is there, once, under one id."""
-    first_copy: dict[str, bytes] = {}
+    requests), then per node every seq from the first to the last is there, once, under one id.
+    A batch is unpacked first: each of its records is audited as if it had come alone (a copy
+    of a record then has the same content, whichever message carried it)."""
+    first_copy: dict[str, object] = {}
     by_node: dict[str, dict[int, str]] = defaultdict(dict)
     problems: list[str] = []
     copies = 0
     for topic, raw in records:
-        env = json.loads(raw)
-        if env["id"] in first_copy:
-            copies += 1
-            if first_copy[env["id"]] != raw:
-                problems.append(f"{topic}: id {env['id']} came again with different bytes")
-            continue
-        first_copy[env["id"]] = raw
-        if env["seq"] == 0:
-            continue
-        seen = by_node[env["node"]]
-        if env["seq"] in seen:
-            problems.append(f"{env['node']}: seq {env['seq']} used by two ids ({seen[env['seq']]}, {env['id']})")
-        seen[env["seq"]] = env["id"]
+        for env in records_of(json.loads(raw)):
+            if env["id"] in first_copy:
+                copies += 1
+                if first_copy[env["id"]] != env:
+                    problems.append(f"{topic}: id {env['id']} came again with different bytes")
+                continue
+            first_copy[env["id"]] = env
+            _count_seq(env, by_node, problems)
     out = {}
     for node, seqs in by_node.items():
         lo, hi = min(seqs), max(seqs)
@@ -133,6 +132,15 @@ def audit_seq(records: list[tuple[str, bytes]]) -> dict[str, dict]:
                      "gaps": [s for s in range(lo, hi + 1) if s not in seqs]}
     out["_"] = {"problems": problems, "copies": copies}
     return out
+
+
+def _count_seq(env: dict, by_node: dict[str, dict[int, str]], problems: list[str]) -> None:
+    if env["seq"] == 0:
+        return
+    seen = by_node[env["node"]]
+    if env["seq"] in seen:
+        problems.append(f"{env['node']}: seq {env['seq']} used by two ids ({seen[env['seq']]}, {env['id']})")
+    seen[env["seq"]] = env["id"]
 
 
 def _label(topic: Topic, env: dict) -> str:
@@ -159,6 +167,16 @@ def test_the_seq_audit_finds_gaps_reused_seqs_and_copies_that_differ():
     assert "seq 1 used by two ids" in reused["_"]["problems"][0]
     differs = audit_seq([(t, _env("n", 1, "A")), (t, _env("n", 2, "A", "other"))])  # a re-send with a new seq
     assert "different bytes" in differs["_"]["problems"][0]
+
+
+def test_the_seq_audit_unpacks_batches_record_by_record():
+    t = "portedge/v1/s/n/evt/scan"
+    batch = b'{"batch":[' + _env("n", 1, "A") + b"," + _env("n", 2, "B") + b"]}"
+    audit = audit_seq([(t, batch), (t, _env("n", 2, "B")), (t, _env("n", 4, "D"))])  # B again, alone
+    assert audit["n"] == {"records": 3, "first": 1, "last": 4, "gaps": [3]}
+    assert audit["_"] == {"problems": [], "copies": 1}
+    changed = audit_seq([(t, batch), (t, _env("n", 2, "B", "other"))])
+    assert "different bytes" in changed["_"]["problems"][0]
 
 
 # child processes and ptys are audited by the run itself
@@ -196,7 +214,10 @@ def test_every_message_of_a_port_run_with_faults_validates_against_the_published
             invalid.append(f"{text} ({key}): {errors[:3]}")
             continue
         keys[key] += 1
-        seen[_label(topic, env)] += 1
+        if is_batch(env):
+            seen["(batches)"] += 1
+        for record in records_of(env):
+            seen[_label(topic, record)] += 1
         if PUBLISHER[topic.kind] == "node":
             records.append((text, raw))
     report = "\n".join(f"  {count:6d}  {label}" for label, count in sorted(seen.items()))

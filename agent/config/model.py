@@ -63,7 +63,8 @@ class BrokerSection(_Section):
     reconnect_stable_s: float = Field(default=10.0, ge=0, description="the backoff starts over only after a "
                                       "connection stayed up this long (a broker that accepts and drops is not a "
                                       "reconnect loop)")
-    inflight: int = Field(default=400, ge=1, le=65535, description="unacknowledged QoS 1 publishes at once")
+    inflight: int = Field(default=400, ge=1, le=65535, description="records in flight (published, not yet "
+                          "acknowledged) at once; a batch counts its records, so MQTT publishes stay under it too")
 
     @field_validator("url")
     @classmethod
@@ -163,6 +164,41 @@ class StorageSection(_Section):
     @classmethod
     def _all_classes(cls, value: dict) -> dict:
         merged = _default_caps()
+        merged.update(value)
+        return merged
+
+
+class ClassBatch(_Section):
+    """How one class's records share MQTT messages ([link.batch.transactional] ...): records of one
+    topic already waiting go out together as one batch message (agent.contract.batch); a lone
+    record goes at once. Nothing ever waits to fill a batch."""
+
+    enabled: bool = Field(default=True, description="false: off, one message per record (for platforms that "
+                          "want that)")
+    max_records: int = Field(default=100, ge=2, le=1000, description="records in one batch at most")
+    max_bytes: int = Field(default=64 * 1024, ge=1024, le=256 * 1024, description="payload bytes of one batch at "
+                           "most (a record bigger than this goes alone); well under the 1 MiB packet limit")
+
+
+def _default_batching() -> dict[str, ClassBatch]:
+    # control (lane events: barrier, loop, mode) comes a few per truck: batching saves nothing
+    # measurable there, and one message per record keeps the lane's safety stream the simplest
+    # to route (a broker rule engine can filter it by payload field without unpacking arrays)
+    return {"control": ClassBatch(enabled=False), "transactional": ClassBatch(), "telemetry": ClassBatch()}
+
+
+class LinkSection(_Section):
+    """How the link puts records on the wire (agent.link)."""
+
+    batch: dict[Literal["control", "transactional", "telemetry"], ClassBatch] = Field(
+        default_factory=_default_batching, description="batching per priority class ([link.batch.telemetry] ...); "
+        "defaults: transactional and telemetry on (100 records / 64 KiB), control off. Command answers and the "
+        "retained state always go one per message")
+
+    @field_validator("batch")
+    @classmethod
+    def _all_classes(cls, value: dict) -> dict:
+        merged = _default_batching()
         merged.update(value)
         return merged
 
@@ -284,6 +320,7 @@ class NodeConfig(_Section):
     node: NodeSection
     broker: BrokerSection = Field(default_factory=BrokerSection)
     storage: StorageSection = Field(default_factory=StorageSection)
+    link: LinkSection = Field(default_factory=LinkSection)
     commands: CommandsSection = Field(default_factory=CommandsSection)
     devices: list[DeviceConfig] = Field(default_factory=list)
     gate: GateSection | None = None

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from agent.contract import catalog
+from agent.contract.batch import Batch
 from agent.contract.envelope import SCHEMA_VERSION, Refusal, Response
 from agent.contract.topics import PREFIX, PUBLISHER, VERSION, Kind
 
@@ -46,7 +47,10 @@ is 0 on the retained state and on requests, which are not records. Commands carr
 res/ (else, for a refusal, the MQTT 5 Response Topic, else res/{{command}}), and refuses a
 command it does not have there too (channel res-unknown_command). Everything needed travels
 in the payload (MQTT 3.1.1 works); MQTT 5 properties are used where present.
-docs/platform-integration.md says more.
+Records (evt) arrive one per message or, several of one topic at once, as a batch: an object
+whose only key is `batch`, a list of the envelopes in seq order (message <channel>-batch);
+dedupe and audit each record by its own id and seq. State, requests and answers are never
+batched. docs/platform-integration.md says more.
 """
 
 
@@ -61,6 +65,12 @@ class WireMessage:
     model: type[BaseModel]
     summary: str
     examples: tuple[tuple[str, dict[str, Any]], ...]
+    #: records (evt) may also arrive batched: the batch model (see agent.contract.batch)
+    batch: type[BaseModel] | None = None
+
+    @property
+    def batch_key(self) -> str:
+        return f"{self.key}-batch"
 
     @property
     def address(self) -> str:
@@ -98,7 +108,8 @@ def wire_messages() -> list[WireMessage]:
     out: list[WireMessage] = []
     for spec in catalog.MESSAGES:
         out.append(WireMessage(_key(spec.kind, spec.type), spec.kind, spec.topic_name, spec.type, spec.wrapper,
-                               spec.summary, (("example", catalog.example_message(spec)),)))
+                               spec.summary, (("example", catalog.example_message(spec)),),
+                               Batch[spec.body] if spec.kind is Kind.EVT else None))
         if spec.kind is Kind.REQ:
             answer_example = catalog.example_answer(spec)
             if spec.answer is None or answer_example is None:
@@ -125,15 +136,27 @@ def wire_messages() -> list[WireMessage]:
 
 def _schemas(messages: list[WireMessage], ref_template: str) -> tuple[dict[str, dict], dict[str, Any]]:
     """(message key -> {"$ref": ...} of its payload, every schema by name, sorted)."""
-    models = list(dict.fromkeys(m.model for m in messages))
+    models = list(dict.fromkeys([m.model for m in messages] + [m.batch for m in messages if m.batch is not None]))
     refs, top = models_json_schema([(model, "validation") for model in models], ref_template=ref_template)
     by_key = {m.key: refs[(m.model, "validation")] for m in messages}
+    by_key.update({m.batch_key: refs[(m.batch, "validation")] for m in messages if m.batch is not None})
     defs = top.get("$defs", {})
     return by_key, {name: defs[name] for name in sorted(defs)}
 
 
 def _ref(path: str) -> dict[str, str]:
     return {"$ref": path}
+
+
+def _batch_example(m: WireMessage) -> dict[str, Any]:
+    """Two records of the channel's example in one batch: ids and seqs of their own."""
+    first = m.examples[0][1]
+    second = {**first, "id": first["id"][:-2] + "AC", "seq": first["seq"] + 1}
+    return {"batch": [first, second]}
+
+
+def _message_keys(m: WireMessage) -> list[str]:
+    return [m.key] + ([m.batch_key] if m.batch is not None else [])
 
 
 def asyncapi_document() -> dict[str, Any]:
@@ -146,7 +169,7 @@ def asyncapi_document() -> dict[str, Any]:
         channels[m.key] = {
             "address": m.address,
             "summary": m.summary,
-            "messages": {m.key: _ref(f"#/components/messages/{m.key}")},
+            "messages": {k: _ref(f"#/components/messages/{k}") for k in _message_keys(m)},
             "parameters": {"site": _ref("#/components/parameters/site"), "node": _ref("#/components/parameters/node"),
                            **({"command": _ref("#/components/parameters/command")} if "{command}" in m.address else {})},
         }
@@ -158,7 +181,7 @@ def asyncapi_document() -> dict[str, Any]:
             "action": m.action,
             "channel": _ref(f"#/channels/{m.key}"),
             "summary": m.summary,
-            "messages": [_ref(f"#/channels/{m.key}/messages/{m.key}")],
+            "messages": [_ref(f"#/channels/{m.key}/messages/{k}") for k in _message_keys(m)],
             "bindings": {"mqtt": {"qos": 1, "retain": m.kind is Kind.STATE, "bindingVersion": "0.2.0"}},
         }
         answer = {Kind.REQ: Kind.RSP, Kind.CMD: Kind.RES}.get(m.kind)
@@ -177,6 +200,13 @@ def asyncapi_document() -> dict[str, Any]:
                                       "location": "$message.payload#/correlation_id"}
         entry["examples"] = [{"name": name, "payload": payload} for name, payload in m.examples]
         components_messages[m.key] = entry
+        if m.batch is not None:
+            components_messages[m.batch_key] = {
+                "name": f"{m.type}-batch", "title": f"{m.kind}/{m.type} (batch)",
+                "summary": f"Several {m.type} records in one message, each with its own id and seq "
+                           "(an object whose only key is `batch`).",
+                "contentType": "application/json", "payload": payloads[m.batch_key],
+                "examples": [{"name": "batch", "payload": _batch_example(m)}]}
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "id": BUNDLE_ID,
@@ -207,7 +237,11 @@ def jsonschema_bundle() -> dict[str, Any]:
     payloads, schemas = _schemas(messages, "#/$defs/{model}")
     defs: dict[str, Any] = {}
     for m in messages:
-        defs[m.key] = {"title": f"{m.address}", "description": m.summary, **payloads[m.key]}
+        if m.batch is None:
+            defs[m.key] = {"title": f"{m.address}", "description": m.summary, **payloads[m.key]}
+        else:  # a record alone or a batch of them: exactly one of the two matches
+            defs[m.key] = {"title": f"{m.address}", "description": m.summary + " One record alone, or a batch.",
+                           "oneOf": [payloads[m.key], payloads[m.batch_key]]}
     clash = set(defs) & set(schemas)
     if clash:
         raise ValueError(f"message keys clash with model names: {sorted(clash)}")

@@ -1,8 +1,10 @@
 """The link: one node's MQTT session with the platform, owned by one asyncio loop.
 
-It drains the outbox in (priority, seq) order with QoS 1 and a bounded in-flight window,
-acks rows on PUBACK (the outbox deletes them in batches on its writer thread, never inside a
-paho callback), re-sends what was in flight after a reconnect (same id, same seq), keeps a
+It drains the outbox in (priority, seq) order with QoS 1 and a bounded in-flight window of
+records, packs records of one topic that wait together into one batch message
+(agent.link.batching; per class, `[link.batch]`), acks rows on PUBACK - every row of a batch
+on the batch's PUBACK - (the outbox deletes them in batches on its writer thread, never inside
+a paho callback), re-sends what was in flight after a reconnect (same id, same seq), keeps a
 persistent session for commands, announces itself with a retained birth state and a retained
 last will, answers commands, asks the platform questions, and beats.
 
@@ -58,6 +60,7 @@ from agent.errors import InvalidAnswerError, RequestTimeoutError, StorageFullErr
 from agent.health import assemble
 from agent.link import net
 from agent.link.backoff import Backoff
+from agent.link.batching import Packer
 from agent.link.commands import CommandDesk, Handler
 from agent.outbox import Outbox, Row
 
@@ -101,6 +104,7 @@ class Link:
         self._v5 = config.broker.mqtt_version == "5"
         self._backoff = Backoff(config.broker.reconnect_base_s, config.broker.reconnect_cap_s, rng or random.Random())
         self._window = config.broker.inflight
+        self._packer = Packer(config.link.batch)
         self._refill = max(1, self._window // 4)
         self._state_topic = str(Topic(self._site, self._node, Kind.STATE))
         self._errors: Counter[str] = Counter()
@@ -259,44 +263,46 @@ class Link:
         except RuntimeError:
             pass
 
-    def _deliver(self, events: list[tuple]) -> None:
+    def _deliver(self, events: list[net.NetEvent]) -> None:
         for event in events:
-            kind = event[0]
             try:
-                if kind == net.ACKED:
-                    self._acked(event[1])
-                elif kind == "call":
-                    event[1]()
-                elif kind == net.MESSAGE:
-                    self._on_message(*event[1:])
-                elif kind == net.CONNECTED:
-                    self._on_connected(event[1])
-                elif kind == net.DISCONNECTED:
-                    self._on_lost(f"connection lost ({event[1]})")
-                elif kind == net.PACKET_TOO_LARGE:
-                    self._count("packet_too_large")
-                    log.error("broker %s sent a packet of %d bytes, over this node's limit of %d: dropped the "
-                              "connection before reading it", self.broker, event[1], event[2])
-                elif kind == net.CONNECT_FAILED:
-                    self._count("connect_failed")
-                    self._last_error = event[1]
-                    log.error("broker %s: %s", self.broker, event[1])
-                    self._on_lost(None)
-                elif kind == net.PUBLISH_REFUSED:
-                    self._refused += 1
-                    self._count("publish_refused")
-                    rid = event[1]
-                    if rid is not None:
-                        # a refusal is final (not authorised, bad topic): resending it would hold a
-                        # window slot forever and come back first after every reconnect
-                        self._inflight.discard(rid)
-                        where = self._outbox.park([rid], f"refused by the broker: {event[2]}")
-                        log.error("broker refused a publish (%s): the record is parked in %s", event[2], where)
-                        self._wake.set()
-                    else:
-                        log.error("broker refused a publish: %s", event[2])
+                self._handle(event)
             except Exception:  # noqa: BLE001 - one bad event must not stop the others
-                log.exception("link event %s failed", kind)
+                log.exception("link event %s failed", type(event).__name__)
+
+    def _handle(self, event: net.NetEvent) -> None:
+        match event:
+            case net.Acked(rids):
+                self._acked(rids)
+            case net.Delivered(callback):
+                callback()
+            case net.Received(topic, payload, props):
+                self._on_message(topic, payload, props)
+            case net.Connected(session_present):
+                self._on_connected(session_present)
+            case net.Disconnected(reason):
+                self._on_lost(f"connection lost ({reason})")
+            case net.PacketTooLarge(size, limit):
+                self._count("packet_too_large")
+                log.error("broker %s sent a packet of %d bytes, over this node's limit of %d: dropped the "
+                          "connection before reading it", self.broker, size, limit)
+            case net.ConnectFailed(reason):
+                self._count("connect_failed")
+                self._last_error = reason
+                log.error("broker %s: %s", self.broker, reason)
+                self._on_lost(None)
+            case net.PublishRefused(rids, reason):
+                self._refused += 1
+                self._count("publish_refused")
+                if rids:
+                    # a refusal is final (not authorised, bad topic): resending it would hold a
+                    # window slot forever and come back first after every reconnect
+                    self._inflight.difference_update(rids)
+                    where = self._outbox.park(list(rids), f"refused by the broker: {reason}")
+                    log.error("broker refused a publish (%s): %d record(s) parked in %s", reason, len(rids), where)
+                    self._wake.set()
+                else:
+                    log.error("broker refused a publish: %s", reason)
 
     def _on_connected(self, session_present: bool) -> None:
         assert self._net is not None
@@ -385,6 +391,9 @@ class Link:
         self._net.publish(topic, payload, properties=props)
         return True
 
+    def _topic_of(self, row: Row) -> str:
+        return row.topic_for(self._site, self._node)
+
     def _properties(self, row: Row) -> Properties | None:
         if not self._v5 or not (row.correlation_id or row.reply_to or row.expires):
             return None
@@ -418,8 +427,7 @@ class Link:
                 sent = self._clock.monotonic()
                 self._sent_at.update((r.rid, sent) for r in rows)  # bounded by the window, like _inflight
                 metrics.PUBLISHES.inc(len(rows))
-                self._net.publish_rows([(r.rid, r.topic_for(self._site, self._node), r.payload, self._properties(r))
-                                        for r in rows])
+                self._net.publish_rows(self._packer.plan(rows, self._topic_of, self._properties))
 
     async def _heartbeat(self) -> None:
         every = self._config.node.heartbeat_s

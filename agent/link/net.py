@@ -27,17 +27,74 @@ import ssl
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+if TYPE_CHECKING:
+    from agent.link.batching import Outgoing
+
 log = logging.getLogger(__name__)
 
-#: event kinds handed to the loop: (kind, *args)
-CONNECTED, CONNECT_FAILED, DISCONNECTED, ACKED, MESSAGE, PUBLISH_REFUSED, PACKET_TOO_LARGE = (
-    "connected", "connect_failed", "disconnected", "acked", "message", "publish_refused", "packet_too_large")
+
+# -- what this thread tells the loop (handed over in order, in lists) ---------------------------
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    session_present: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectFailed:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """The broker PUBACKed the messages that carried these outbox rows (all rows of a batch)."""
+
+    rids: list[int]
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A message from the broker (a command or an answer to a request)."""
+
+    topic: str
+    payload: bytes
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishRefused:
+    """The broker refused a publish for good; `rids` are its outbox rows (empty: not a row)."""
+
+    rids: tuple[int, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PacketTooLarge:
+    size: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """A publish made with `on_ack` was acknowledged: run its callback on the loop."""
+
+    callback: Callable[[], None]
+
+
+NetEvent = Connected | ConnectFailed | Disconnected | Acked | Received | PublishRefused | PacketTooLarge | Delivered
 
 #: what one recv() may ask for: paho asks for a whole packet's remaining length at once, and
 #: CPython allocates that much before the bytes arrive
@@ -81,15 +138,15 @@ def describe_connect_error(err: BaseException) -> str:
 
 class NetThread:
     def __init__(self, client: mqtt.Client, loop: asyncio.AbstractEventLoop,
-                 deliver: Callable[[list[tuple]], None], connect_args: dict[str, Any]):
+                 deliver: Callable[[list[NetEvent]], None], connect_args: dict[str, Any]):
         self._client = client
         self._loop = loop
         self._deliver = deliver
         self._connect_args = connect_args
         self._work: deque[Callable[[], None]] = deque()
-        self._events: list[tuple] = []
+        self._events: list[NetEvent] = []
         self._acked: list[int] = []
-        self._rows: dict[int, int] = {}  # paho mid -> outbox rid
+        self._rows: dict[int, tuple[int, ...]] = {}  # paho mid -> the outbox rows it carries
         self._calls: dict[int, Callable[[], None]] = {}  # paho mid -> loop callback (birth, requests)
         self._stopping = False
         self._wake_r, self._wake_w = socket.socketpair()
@@ -120,8 +177,8 @@ class NetThread:
         last one."""
         self.submit(lambda: self._do_connect(host, port))
 
-    def publish_rows(self, rows: list[tuple[int, str, bytes, Properties | None]]) -> None:
-        self.submit(lambda: self._do_publish_rows(rows))
+    def publish_rows(self, messages: list[Outgoing]) -> None:
+        self.submit(lambda: self._do_publish_rows(messages))
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False, properties: Properties | None = None,
                 on_ack: Callable[[], None] | None = None) -> None:
@@ -143,15 +200,15 @@ class NetThread:
 
     # -- on this thread ---------------------------------------------------------------------
 
-    def _post(self, *event: Any) -> None:
-        if self._acked:
-            self._events.append((ACKED, self._acked))
+    def _post(self, event: NetEvent) -> None:
+        if self._acked:  # PUBACKs before what followed them
+            self._events.append(Acked(self._acked))
             self._acked = []
         self._events.append(event)
 
     def _flush(self) -> None:
         if self._acked:
-            self._events.append((ACKED, self._acked))
+            self._events.append(Acked(self._acked))
             self._acked = []
         if self._events:
             events, self._events = self._events, []
@@ -212,7 +269,7 @@ class NetThread:
             client.connect(**self._connect_args)
         except (OSError, ssl.SSLError, ValueError) as err:
             self._client._sock_close()
-            self._post(CONNECT_FAILED, describe_connect_error(err))
+            self._post(ConnectFailed(describe_connect_error(err)))
             return
         sock = client.socket()
         if sock is not None:
@@ -221,17 +278,16 @@ class NetThread:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def _do_publish_rows(self, rows: list[tuple[int, str, bytes, Properties | None]]) -> None:
+    def _do_publish_rows(self, messages: list[Outgoing]) -> None:
         client = self._client
         if not client.is_connected():
             return  # the loop releases these on the disconnect event it has (or will have)
-        for rid, topic, payload, props in rows:
-            info = client.publish(topic, payload, qos=1, properties=props)
-            if info.rc == mqtt.MQTT_ERR_SUCCESS or info.rc == mqtt.MQTT_ERR_AGAIN:
-                self._rows[info.mid] = rid
-            else:
-                log.debug("publish of row %s returned %s", rid, mqtt.error_string(info.rc))
-                self._rows[info.mid] = rid  # paho keeps it queued; a PUBACK may still come
+        rows = self._rows
+        for m in messages:
+            info = client.publish(m.topic, m.payload, qos=1, properties=m.properties)  # type: ignore[arg-type]
+            if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_AGAIN:
+                log.debug("publish of rows %s returned %s", m.rids, mqtt.error_string(info.rc))
+            rows[info.mid] = m.rids  # paho keeps even a failed one queued; a PUBACK may still come
 
     def _do_publish(self, topic: str, payload: bytes, retain: bool, props: Properties | None,
                     on_ack: Callable[[], None] | None) -> None:
@@ -249,9 +305,9 @@ class NetThread:
 
     def _on_connect(self, client, userdata, flags, reason_code: ReasonCode, properties) -> None:
         if reason_code.is_failure:
-            self._post(CONNECT_FAILED, f"broker refused the connection: {reason_code}")
+            self._post(ConnectFailed(f"broker refused the connection: {reason_code}"))
         else:
-            self._post(CONNECTED, bool(getattr(flags, "session_present", False)))
+            self._post(Connected(bool(getattr(flags, "session_present", False))))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._rows.clear()
@@ -260,24 +316,24 @@ class NetThread:
         if oversize is not None:
             client.oversize = None
             limit = client.max_packet_bytes
-            self._post(PACKET_TOO_LARGE, oversize, limit)
-            self._post(DISCONNECTED, f"the broker sent a packet of {oversize} bytes, over this node's limit of "
-                                     f"{limit}: set max_packet_size {limit} on the broker")
+            self._post(PacketTooLarge(oversize, limit))
+            self._post(Disconnected(f"the broker sent a packet of {oversize} bytes, over this node's limit of "
+                                    f"{limit}: set max_packet_size {limit} on the broker"))
             return
-        self._post(DISCONNECTED, str(reason_code))
+        self._post(Disconnected(str(reason_code)))
 
     def _on_publish(self, client, userdata, mid: int, reason_code: ReasonCode, properties) -> None:
+        # the hot path of every PUBACK: one dict pop and a list extend, no object per row
+        rids = self._rows.pop(mid, None)
         if getattr(reason_code, "is_failure", False):
-            rid = self._rows.pop(mid, None)
-            self._post(PUBLISH_REFUSED, rid, str(reason_code))
+            self._post(PublishRefused(rids or (), str(reason_code)))
             return
-        rid = self._rows.pop(mid, None)
-        if rid is not None:
-            self._acked.append(rid)
+        if rids is not None:
+            self._acked.extend(rids)
             return
         call = self._calls.pop(mid, None)
         if call is not None:
-            self._post("call", call)
+            self._post(Delivered(call))
 
     def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         props = {}
@@ -286,4 +342,4 @@ class NetThread:
             for name in ("ResponseTopic", "CorrelationData", "MessageExpiryInterval"):
                 if hasattr(p, name):
                     props[name] = getattr(p, name)
-        self._post(MESSAGE, message.topic, bytes(message.payload), props)
+        self._post(Received(message.topic, bytes(message.payload), props))

@@ -1,6 +1,7 @@
 """The platform simulator: the central port platform's side of the contract, on a real broker.
 
-It records everything nodes send in a `Ledger` (dedupe by id, seq audit), answers gate
+It records everything nodes send in a `Ledger` (dedupe by id, seq audit; a batch of records
+is unpacked and each record recorded on its own, agent.contract.batch), answers gate
 verifications from pre-advice data and driver logins from a badge list, and sends commands
 (permits, tasks, cancels, remote opens) with expiry, correlation id and reply topic. Its
 answer delay and failure rate are configurable, and it can go silent (receives, never answers)
@@ -43,6 +44,7 @@ from pydantic import BaseModel, ValidationError
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.contract import topics
+from agent.contract.batch import Batch, is_batch
 from agent.contract.catalog import BY_TYPE
 from agent.contract.envelope import Command, ErrorBody, Response, new_id
 from agent.contract.gate import Permit, PermitsSync, VerifyAnswer, VerifyRequest
@@ -269,15 +271,19 @@ class PlatformSim:
         if spec is None:
             self.stats.invalid[f"unknown:{name}"] += 1
             return
+        batched = topic.kind is Kind.EVT and is_batch(payload)
         try:
-            spec.wrapper.model_validate(payload)
+            (Batch[spec.body] if batched else spec.wrapper).model_validate(payload)
         except ValidationError as err:
             self.stats.invalid[name] += 1
             log.warning("platform simulator: %s failed the contract: %s", name, err.errors()[:2])
             return
-        fresh = self.ledger.add(payload, msg.topic, time.time())
-        if not fresh:
-            self.stats.received["duplicate"] += 1
+        if batched:
+            self.stats.received["batches"] += 1
+        at = time.time()
+        for record in payload["batch"] if batched else [payload]:
+            if not self.ledger.add(record, msg.topic, at):
+                self.stats.received["duplicate"] += 1
         if topic.kind is Kind.REQ:  # a repeated request is answered again (idempotent)
             self._answer_later(topic, payload)
 

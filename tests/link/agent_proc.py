@@ -1,8 +1,9 @@
 """A node process for the SIGKILL test: puts events forever and prints `PUT <seq> <id>` (flushed)
 for every put that returned, so the test knows exactly what was promised as stored.
 
-    python tests/link/agent_proc.py BROKER_URL DB_PATH PUTS
-PUTS = 0 only drains the outbox (prints READY once connected) until SIGTERM.
+    python tests/link/agent_proc.py BROKER_URL DB_PATH PUTS [BATCHING]
+PUTS = 0 only drains the outbox (prints READY once connected) until SIGTERM. BATCHING is one of
+tests.link.conftest.BATCHING (default: batched).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import sys
 from agent.config.model import NodeConfig
 from agent.link import Link
 from agent.outbox import Outbox
+from tests.link.conftest import batching
 
 
-async def main(url: str, db: str, puts: int) -> None:
+async def main(url: str, db: str, puts: int, batch: str) -> None:
     config = NodeConfig.model_validate({
         "node": {"id": "lane-1", "site": "yt", "role": "gate", "heartbeat_s": 3600},
         "broker": {"url": url, "reconnect_base_s": 0.05, "reconnect_cap_s": 0.3, "keepalive_s": 5},
+        "link": batching(batch),
     })
     outbox = Outbox(db, "lane-1")
     link = Link(config, outbox, rng=random.Random(3))
@@ -44,4 +47,4 @@ async def main(url: str, db: str, puts: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "batched"))

@@ -13,14 +13,26 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.config.model import NodeConfig
+from agent.contract.batch import records
+
+#: the durability tests run with records batched on the wire (the default) and one per message
+BATCHING = ["batched", "one-per-message"]
 
 
-def node_config(url: str, db, *, node: str = "lane-1", version: str = "5", **broker) -> NodeConfig:
+def batching(mode: str) -> dict:
+    """The [link] section for a BATCHING mode."""
+    on = mode == "batched"
+    return {"batch": {c: {"enabled": on} for c in ("control", "transactional", "telemetry")}}
+
+
+def node_config(url: str, db, *, node: str = "lane-1", version: str = "5", batch: str = "batched",
+                **broker) -> NodeConfig:
     return NodeConfig.model_validate({
         "node": {"id": node, "site": "yt", "role": "gate", "heartbeat_s": broker.pop("heartbeat_s", 3600)},
         "broker": {"url": url, "mqtt_version": version, "reconnect_base_s": 0.05, "reconnect_cap_s": 0.5,
                    "keepalive_s": 5, **broker},
         "storage": {"path": str(db)},
+        "link": batching(batch),
     })
 
 
@@ -59,8 +71,9 @@ class Collector:
             self.messages.append((msg.topic, bytes(msg.payload)))
 
     def payloads(self, topic_part: str = "") -> list[dict]:
+        """Every envelope received on a matching topic; a batch's records one by one."""
         with self._lock:
-            return [json.loads(p) for t, p in self.messages if topic_part in t and p]
+            return [env for t, p in self.messages if topic_part in t and p for env in records(json.loads(p))]
 
     def publish(self, topic: str, payload: bytes, props: Properties | None = None) -> None:
         self.client.publish(topic, payload, qos=1, properties=props).wait_for_publish(5)

@@ -1,4 +1,5 @@
-"""Nothing is lost across broker restarts: 20,000 events, five restarts, MQTT 5 and 3.1.1."""
+"""Nothing is lost across broker restarts: 20,000 events, five restarts, MQTT 5 and 3.1.1, records
+batched on the wire and one per message."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from agent.contract.topics import Kind, site_filter
 from agent.link import Link
 from agent.outbox import Outbox
-from tests.link.conftest import node_config
+from tests.link.conftest import BATCHING, node_config
 
 N = 20_000
 PHASES = 6  # five restarts between six phases of putting
@@ -38,10 +39,10 @@ def check_stream(payloads: list[dict], expected_ids: set[str], *, node: str = "l
     return {"unique": len(first), "duplicates": duplicates}
 
 
-@pytest.mark.parametrize("version", ["5", "3.1.1"])
-def test_five_broker_restarts_while_streaming_lose_nothing(mosquitto, collector_factory, tmp_path, version):
+@pytest.mark.parametrize(("version", "batch"), [("5", BATCHING[0]), ("5", BATCHING[1]), ("3.1.1", BATCHING[0])])
+def test_five_broker_restarts_while_streaming_lose_nothing(mosquitto, collector_factory, tmp_path, version, batch):
     collector = collector_factory(mosquitto.port, [site_filter("yt", Kind.EVT)])
-    config = node_config(mosquitto.url, tmp_path / "lane.db", version=version)
+    config = node_config(mosquitto.url, tmp_path / "lane.db", version=version, batch=batch)
     put_ids: set[str] = set()
 
     async def scenario() -> Link:
@@ -76,6 +77,8 @@ def test_five_broker_restarts_while_streaming_lose_nothing(mosquitto, collector_
     assert len(put_ids) == N
     assert all(collector.sessions[1:]), f"the broker lost the platform's session (harness, not agent): {collector.sessions}"
     result = check_stream(collector.payloads("/evt/"), put_ids)
+    batches = sum(1 for _t, raw in collector.messages if raw.startswith(b'{"batch":'))
+    assert (batches > 0) == (batch == "batched"), f"{batches} batch messages with batching {batch}"
     assert link.connects >= 2, "the link never reconnected: the restarts did not hit it"
     # duplicates are only what was in flight at a restart: at most one window per restart
     assert result["duplicates"] <= (PHASES - 1) * config.broker.inflight

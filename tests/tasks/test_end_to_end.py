@@ -14,6 +14,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from agent.config.model import NodeConfig
+from agent.contract.batch import records
 from agent.contract.envelope import Command, Response, dump, new_id
 from agent.contract.tasks import DriverLoginAnswer
 from agent.contract.topics import Kind, Topic
@@ -54,7 +55,7 @@ class Platform:
             client.publish(body["reply_to"], dump(answer), qos=1)
             return
         with self._lock:
-            self.events.append(body)
+            self.events.extend(records(body))
 
     def updates(self) -> list[dict]:
         with self._lock:

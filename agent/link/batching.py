@@ -1,0 +1,90 @@
+"""Which outbox rows share an MQTT message: the link's packer, with no I/O.
+
+The pump hands `plan` the rows it just took from the outbox (class by class in publish
+order, each class in seq order) and gets back the messages to publish. Rows of one class and
+one topic that are waiting together go out as one batch (agent.contract.batch), up to the
+class's record and byte caps; everything else goes one row per message:
+- a class whose batching is off (config `[link.batch.<class>] enabled = false`);
+- command answers (`answers` class, `res/*`): a platform pairs each with its command;
+- a row with MQTT 5 properties to carry (correlation id, response topic, expiry) or its own
+  destination topic (a reply_to);
+- a row bigger than the class's byte cap.
+A batch of one is sent as the plain envelope. Nothing waits to fill a batch: a lone record
+goes at once, so batching adds no latency at gate rates.
+
+Order: records of one topic keep seq order, within a batch and across messages (a batch sits
+where its first record was). Records of different topics may overtake each other, as MQTT
+allows anyway. This module must never split, alter or drop a row's payload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from agent.config.model import ClassBatch
+from agent.contract.batch import OVERHEAD_BYTES, pack
+from agent.outbox import Row
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One MQTT message to publish: the rows it carries (by rid), where, and its bytes."""
+
+    rids: tuple[int, ...]
+    topic: str
+    payload: bytes
+    properties: object | None  # paho Properties for a lone row with MQTT 5 properties
+
+
+class _Open:
+    """A batch being filled: its rows and the bytes it has so far."""
+
+    __slots__ = ("rows", "size")
+
+    def __init__(self, row: Row):
+        self.rows = [row]
+        self.size = OVERHEAD_BYTES + len(row.payload)
+
+
+class Packer:
+    def __init__(self, policy: Mapping[str, ClassBatch]):
+        #: class name -> its caps, only for classes that batch
+        self._caps = {name: (c.max_records, c.max_bytes) for name, c in policy.items() if c.enabled}
+
+    def batches(self, priority: str) -> bool:
+        return priority in self._caps
+
+    def plan(self, rows: list[Row], topic_for: Callable[[Row], str],
+             properties_for: Callable[[Row], object | None]) -> list[Outgoing]:
+        slots: list[tuple[Row, object | None] | _Open] = []
+        open_by_topic: dict[tuple[str, str], _Open] = {}
+        for row in rows:
+            caps = self._caps.get(row.priority)
+            props = properties_for(row)
+            if caps is None or props is not None or row.topic is not None or len(row.payload) + OVERHEAD_BYTES > caps[1]:
+                slots.append((row, props))
+                continue
+            max_records, max_bytes = caps
+            key = (row.priority, topic_for(row))
+            current = open_by_topic.get(key)
+            if current is not None and len(current.rows) < max_records and \
+                    current.size + 1 + len(row.payload) <= max_bytes:
+                current.rows.append(row)
+                current.size += 1 + len(row.payload)
+                continue
+            current = _Open(row)
+            open_by_topic[key] = current
+            slots.append(current)
+        out: list[Outgoing] = []
+        for slot in slots:
+            if not isinstance(slot, _Open):
+                row, props = slot
+                out.append(Outgoing((row.rid,), topic_for(row), row.payload, props))
+            elif len(slot.rows) == 1:
+                row = slot.rows[0]
+                out.append(Outgoing((row.rid,), topic_for(row), row.payload, None))
+            else:
+                out.append(Outgoing(tuple(r.rid for r in slot.rows), topic_for(slot.rows[0]),
+                                    pack([r.payload for r in slot.rows]), None))
+        return out
