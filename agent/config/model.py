@@ -180,7 +180,11 @@ class ClassBatch(_Section):
                            "most (a record bigger than this goes alone); well under the 1 MiB packet limit")
 
 
-def _default_batching() -> dict[str, ClassBatch]:
+#: the classes whose records may be batched (command answers never are)
+BatchClass = Literal["control", "transactional", "telemetry"]
+
+
+def _default_batching() -> dict[BatchClass, ClassBatch]:
     # control (lane events: barrier, loop, mode) comes a few per truck: batching saves nothing
     # measurable there, and one message per record keeps the lane's safety stream the simplest
     # to route (a broker rule engine can filter it by payload field without unpacking arrays)
@@ -190,7 +194,7 @@ def _default_batching() -> dict[str, ClassBatch]:
 class LinkSection(_Section):
     """How the link puts records on the wire (agent.link)."""
 
-    batch: dict[Literal["control", "transactional", "telemetry"], ClassBatch] = Field(
+    batch: dict[BatchClass, ClassBatch] = Field(
         default_factory=_default_batching, description="batching per priority class ([link.batch.telemetry] ...); "
         "defaults: transactional and telemetry on (100 records / 64 KiB), control off. Command answers and the "
         "retained state always go one per message")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from agent.config.model import ClassBatch
+from agent.config.model import BatchClass, ClassBatch
 from agent.contract.batch import OVERHEAD_BYTES, pack
 from agent.outbox import Row
 
@@ -48,9 +48,10 @@ class _Open:
 
 
 class Packer:
-    def __init__(self, policy: Mapping[str, ClassBatch]):
-        #: class name -> its caps, only for classes that batch
-        self._caps = {name: (c.max_records, c.max_bytes) for name, c in policy.items() if c.enabled}
+    def __init__(self, policy: Mapping[BatchClass, ClassBatch]):
+        #: class name -> (max records, max bytes), only for classes that batch
+        self._caps: dict[str, tuple[int, int]] = {name: (c.max_records, c.max_bytes)
+                                                  for name, c in policy.items() if c.enabled}
 
     def batches(self, priority: str) -> bool:
         return priority in self._caps

@@ -40,10 +40,11 @@ import random
 import ssl
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ValidationError
@@ -72,7 +73,7 @@ def make_client(config: NodeConfig, will: bytes, state_topic: str) -> tuple[mqtt
     way in: a failed handshake is an error, never a retry over plain TCP."""
     b = config.broker
     v5 = b.mqtt_version == "5"
-    client = net.BoundedClient(mqtt.CallbackAPIVersion.VERSION2, client_id=config.client_id,
+    client = net.BoundedClient(CallbackAPIVersion.VERSION2, client_id=config.client_id,
                                protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311, clean_session=None if v5 else False,
                                reconnect_on_failure=False, max_packet_bytes=MAX_PACKET_BYTES)
     client.max_inflight_messages_set(0)  # the link bounds the window itself
@@ -247,7 +248,7 @@ class Link:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _state(self, status: str) -> Envelope[NodeState]:
+    def _state(self, status: Literal["online", "offline", "lost"]) -> Envelope[NodeState]:
         """The retained state message: an envelope like every other message (the contract's
         `state` channel), with seq 0 because it is not an outbox record (see the docs)."""
         depth = self._outbox.stats().depth if status != "lost" else 0

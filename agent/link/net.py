@@ -185,7 +185,7 @@ class NetThread:
         self.submit(lambda: self._do_publish(topic, payload, retain, properties, on_ack))
 
     def subscribe(self, filters: list[str]) -> None:
-        self.submit(lambda: self._client.subscribe([(f, 1) for f in filters]) if self._client.is_connected() else None)
+        self.submit(lambda: self._do_subscribe(filters))
 
     def disconnect(self) -> None:
         self.submit(self._do_disconnect)
@@ -272,7 +272,7 @@ class NetThread:
             self._post(ConnectFailed(describe_connect_error(err)))
             return
         sock = client.socket()
-        if sock is not None:
+        if isinstance(sock, socket.socket):  # an SSLSocket too
             # Nagle + delayed ACK hold a small request or response back ~40 ms; a gate decision
             # must not wait for that (measured in the fleet runs)
             with contextlib.suppress(OSError):
@@ -296,6 +296,10 @@ class NetThread:
         info = self._client.publish(topic, payload, qos=1, retain=retain, properties=props)
         if on_ack is not None:
             self._calls[info.mid] = on_ack
+
+    def _do_subscribe(self, filters: list[str]) -> None:
+        if self._client.is_connected():
+            self._client.subscribe([(f, 1) for f in filters])
 
     def _do_disconnect(self) -> None:
         if self._client.socket() is not None:
