@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Callable, Container, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -60,7 +60,7 @@ from agent.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-_CODES = set(ErrorBody.model_fields["code"].annotation.__args__)  # the Literal's values
+_CODES = set(get_args(ErrorBody.model_fields["code"].annotation))  # the Literal's values
 BUSY_ANSWERS_AT_ONCE = 1024  # busy answers waiting to be stored (each holds a few fields, no payload)
 BUSY_BATCH = 64  # busy answers built and stored together, then the loop gets its turn
 
@@ -264,7 +264,7 @@ class CommandDesk:
                             timeout: float | None = None) -> None:
         corr = peek.get("correlation_id") or _text(props.get("CorrelationData")) or peek.get("id") or "unknown"
         response = Response(node=self._node, type=name, correlation_id=corr[:64], ok=False,
-                            error=ErrorBody(code=code, reason=reason[:2000]), ts=self._clock.now())
+                            error=ErrorBody.model_validate({"code": code, "reason": reason[:2000]}), ts=self._clock.now())
         topic = self._reply_topic(name, peek.get("reply_to"), props.get("ResponseTopic"))
         await self._outbox.put_response(response, topic, timeout=timeout)
 
@@ -335,7 +335,7 @@ class CommandDesk:
 
     def _error(self, name: str, command: Command, code: str, reason: str) -> Response:
         return Response(node=self._node, type=name, correlation_id=command.correlation_id, ok=False,
-                        error=ErrorBody(code=code, reason=reason[:2000]), ts=self._clock.now())
+                        error=ErrorBody.model_validate({"code": code, "reason": reason[:2000]}), ts=self._clock.now())
 
 
 def _text(value: Any) -> str | None:
