@@ -37,7 +37,7 @@ _token = st.one_of(
     st.builds(ev.Read, _read),
     st.builds(lambda s: ev.Weighed(Weight(device="scale-1", value=28000, unit="kg", mode="gross", stable=s)), st.booleans()),
     st.sampled_from(["allow", "deny", "timeout", "permit", "nopermit", "error"]),
-    st.builds(ev.StaffRelease, st.just("ops"), st.just("why")), st.just(ev.Reread()),
+    st.builds(ev.StaffRelease, st.just("ops"), st.just("why"), st.none(), st.booleans()), st.just(ev.Reread()),
     st.builds(ev.CorrectContainer, st.just("G1"), st.sampled_from(["front", "rear"]), st.sampled_from([BOX, OTHER_BOX, BAD_CHECK])),
     st.builds(ev.StaffDeny, st.just("G1"), st.just("no papers")), st.builds(ev.StaffClose, st.just("G1"), st.just("stuck")),
     st.builds(ev.SetMode, st.sampled_from(["auto", "manual", "closed"])), st.builds(ev.Interlock, st.booleans()),
@@ -109,7 +109,12 @@ def check_sequence(tokens) -> int:
         elif isinstance(event, ev.ExitLoop):
             exit_ = event.occupied
         decided = lane.tx.decision if lane.tx else None
-        for action in lane.handle(event):
+        before = (lane.state, lane.tx.to_json() if lane.tx else None, lane.mode)
+        actions = lane.handle(event)
+        if any(isinstance(a, ev.Refuse) for a in actions):  # a refused command: nothing of it done
+            assert all(isinstance(a, ev.Refuse) for a in actions), actions
+            assert (lane.state, lane.tx.to_json() if lane.tx else None, lane.mode) == before
+        for action in actions:
             if isinstance(action, ev.CloseBarrier):
                 closes += 1
                 assert not safety and not photocell_broken and not exit_, (safety, photocell_broken, exit_)
