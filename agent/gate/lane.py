@@ -51,6 +51,7 @@ from agent.contract.gate import (
 from agent.contract.personnel import DriverRef
 from agent.gate import events as ev
 from agent.gate.events import State
+from agent.lane_events import Advance
 from agent.lane_table import settle
 
 log = logging.getLogger(__name__)
@@ -143,10 +144,12 @@ class Lane:
         self.counters: Counter[str] = Counter()
         self._armed = False
         self._out: list[ev.Action] = []
+        self._refused = False  # this event was a command the table refused
 
     # -- the one entry point --------------------------------------------------------------
     def handle(self, event: ev.Event) -> list[ev.Action]:
         self._out = []
+        self._refused = False
         if isinstance(event, ev.Interlock):  # the guard's word, for the rules: no rule of its own
             self.interlock = event.safe
             return self._out
@@ -155,6 +158,8 @@ class Lane:
         return self._out
 
     def _lookup(self, state: State, kind: type) -> Rule | None:
+        if self._refused and kind is Advance:  # a refused command changes nothing, not even a pass-through
+            return None
         return self.table.get((state, kind)) or self.table.get((None, kind))
 
     def _apply(self, rule: Rule, event: ev.Event) -> None:
@@ -192,6 +197,7 @@ class Lane:
     def refuse(self, code: ev.RefusalCode, reason: str) -> State:
         """Refuse the command this event carries out: nothing done, the lane stays."""
         self.emit(ev.Refuse(code, reason))
+        self._refused = True
         return self.state
 
     def emit_lane_event(self, what: LaneEventKind, value: str, detail: str = "") -> None:
