@@ -2,11 +2,12 @@
 the same events as the peer (tally.event_body), to a loopback broker.
 
     .venv/bin/python bench/peers/edge_producer.py edge --port P --data DIR --events N --devices D --base B
-        [--rate R] [--accepted FILE] [--drain]
+        [--rate R] [--accepted FILE] [--drain] [--burst N]
     .venv/bin/python bench/peers/edge_producer.py raw --port P --events N --devices D
 
 `edge`: 64 concurrent `Outbox.aput` (committed before it returns) -> the node's `Link`
-(QoS 1, row deleted on PUBACK), as bench/bench_link.py drives it, with the config's defaults.
+(QoS 1, row deleted on PUBACK), as bench/bench_link.py drives it, with the config's defaults;
+with `--burst N` each producer puts N events at a time with `aput_many` (one transaction).
 `raw`: one paho QoS 1 publish per event, 100 in flight, payloads made before the clock starts.
 Prints one JSON line like tb_producer.py. `--drain` puts nothing and sends what the outbox kept.
 """
@@ -90,21 +91,27 @@ async def edge(args) -> str:
         cpu0, t0 = sum(os.times()[:2]), time.perf_counter()
         put = 0
         if not args.drain:
-            numbers = iter(range(args.events))
+            bursts = iter(range(0, args.events, args.burst))
 
             async def one() -> None:
                 nonlocal put
-                for i in numbers:
+                for first in bursts:
                     if stop.is_set():
                         return
                     if args.rate:
-                        lag = t0 + i / args.rate - time.perf_counter()
+                        lag = t0 + first / args.rate - time.perf_counter()
                         if lag > 0:
                             await asyncio.sleep(lag)
-                    await outbox.aput("scan", event_body(args.base + i, args.devices), "transactional")
-                    put += 1
+                    numbers = range(first, min(first + args.burst, args.events))
+                    if args.burst == 1:
+                        await outbox.aput("scan", event_body(args.base + first, args.devices), "transactional")
+                    else:
+                        await outbox.aput_many([("scan", event_body(args.base + i, args.devices)) for i in numbers],
+                                               "transactional")
+                    put += len(numbers)
                     if accepted is not None:
-                        accepted.mark(i)
+                        for i in numbers:
+                            accepted.mark(i)
 
             await asyncio.gather(*(one() for _ in range(PRODUCERS)))
         else:
@@ -135,6 +142,8 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0.0, help="events/s; 0 = flat out (edge)")
     parser.add_argument("--accepted", help="marks file: each event marked once aput returned (edge)")
     parser.add_argument("--drain", action="store_true", help="put nothing; send what the outbox kept (edge)")
+    parser.add_argument("--burst", type=int, default=1,
+                        help="events per put: 1 = aput each, N > 1 = aput_many of N (one commit wait) (edge)")
     args = parser.parse_args()
     if args.what == "raw":
         print(raw(args), flush=True)

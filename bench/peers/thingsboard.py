@@ -10,7 +10,7 @@ mosquitto on 127.0.0.1:
 - raw paho QoS 1, one message per event (the baseline; measured before and after the others
   in each round, the ratios use their mean);
 - Port Edge's live durable pipeline (edge_producer.py: outbox aput -> commit -> Link ->
-  PUBACK -> delete);
+  PUBACK -> delete), and the same with producers putting bursts of 100 (aput_many);
 - the peer (tb_producer.py: its SQLite event storage and MQTT client, its read-pack/ack loop),
   once with its client's default payload cap (8,196 bytes) and once with the cap its client
   takes from a platform granting 64 KiB (52,428 bytes: more events per message).
@@ -78,8 +78,11 @@ def loadavg() -> float:
 #: limits, as mosquitto does not answer that request), and what the client would take from a
 #: platform granting 64 KiB (80 % of the grant, as its client computes it)
 PEER_CAPS = {"thingsboard": 8196, "thingsboard-64k": 52428}
-THROUGHPUT = ["edge", *PEER_CAPS]
+#: Port Edge's producers putting bursts of this many events at once (aput_many, one commit)
+BURST = 100
+THROUGHPUT = ["edge", "edge-burst", *PEER_CAPS]
 LABEL = {"raw": "raw paho QoS 1 (one message per event)", "edge": "Port Edge live durable",
+         "edge-burst": f"Port Edge, bursts of {BURST} (aput_many)",
          "thingsboard": "ThingsBoard GW SQLite, 8,196 B cap", "thingsboard-64k": "ThingsBoard GW SQLite, 52,428 B cap"}
 
 
@@ -87,6 +90,8 @@ def producer_cmd(who: str, port: int, *args: str) -> list[str]:
     if who in PEER_CAPS:
         return [str(PEER_PYTHON), str(HERE / "tb_producer.py"), "--port", str(port),
                 "--payload-bytes", str(PEER_CAPS[who]), *args]
+    if who == "edge-burst":
+        return [sys.executable, str(HERE / "edge_producer.py"), "edge", "--burst", str(BURST), "--port", str(port), *args]
     return [sys.executable, str(HERE / "edge_producer.py"), who, "--port", str(port), *args]
 
 
@@ -169,17 +174,20 @@ def report(rounds: list[dict], args) -> None:
         runs = [r["throughput"][devices] for r in rounds]
         raw = [(t["raw_before"]["rate"] + t["raw_after"]["rate"]) / 2 for t in runs]
         rate = {who: [t[who]["rate"] for t in runs] for who in THROUGHPUT}
-        print(f"\n{devices} devices, {args.events:,} events: events/s, x raw paho, CPU us per event, events per message")
+        print(f"\n{devices} devices, {args.events:,} events: events/s, x raw paho, CPU us per event,"
+              " cores busy (CPU us x rate), events per message")
         print(f"  {LABEL['raw']:38s} {spread(raw, '{:,.0f}')}")
         for who in THROUGHPUT:
             ratio = [a / b for a, b in zip(rate[who], raw, strict=True)]
             cpu = [t[who]["cpu_us_per_event"] for t in runs]
+            busy = [c * r / 1e6 for c, r in zip(cpu, rate[who], strict=True)]
             packed = [t[who]["events"] / t[who]["messages"] for t in runs if t[who].get("messages")]
             print(f"  {LABEL[who]:38s} {spread(rate[who], '{:,.0f}')}   {spread(ratio)}x   {spread(cpu, '{:.0f}')} us"
-                  + (f"   {spread(packed, '{:.1f}')}" if packed else ""))
-        for who in PEER_CAPS:
-            ratio = [a / b for a, b in zip(rate["edge"], rate[who], strict=True)]
-            print(f"  Port Edge / {LABEL[who]}: {spread(ratio)}x")
+                  f"   {spread(busy)}" + (f"   {spread(packed, '{:.1f}')}" if packed else ""))
+        for edge in ("edge", "edge-burst"):
+            for who in PEER_CAPS:
+                ratio = [a / b for a, b in zip(rate[edge], rate[who], strict=True)]
+                print(f"  {LABEL[edge]} / {LABEL[who]}: {spread(ratio)}x")
     for mode in ("flat out", f"paced {args.paced_rate:,.0f}/s"):
         print(f"\nkill -9 at half accepted, {args.kill_events:,} events, 10 devices, {mode}")
         for who in ("edge", "thingsboard"):
