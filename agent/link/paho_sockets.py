@@ -7,7 +7,7 @@ instead: it reports a socket opened or closed (`on_socket_open/close`) and when 
 to send (`on_socket_register_write/unregister_write`); the caller calls `loop_read` when the
 socket is readable, `loop_write` when it is writable, and `loop_misc` (keepalive, timeouts)
 about once a second. `PahoSockets` is that caller's half, for one client or a thousand on one
-thread (epoll on Linux), plus any other socket the thread waits on (a wake-up socket).
+thread (epoll on Linux).
 
 Invariants: every call on a client happens on the thread that calls `poll` and `misc`; a
 client whose loop_read/loop_write raises is counted (`errors`) and logged, and the others are
@@ -21,7 +21,6 @@ import contextlib
 import logging
 import selectors
 import socket
-from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -38,7 +37,7 @@ def no_delay(sock: Any) -> None:
 
 
 class PahoSockets:
-    """The sockets of the paho clients `attach`ed (and of anything `watch`ed), in one selector."""
+    """The sockets of the paho clients `attach`ed, in one selector."""
 
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
@@ -53,22 +52,15 @@ class PahoSockets:
         client.on_socket_unregister_write = self._written
         self._clients.append(client)
 
-    def watch(self, sock: socket.socket, on_readable: Callable[[], None]) -> None:
-        """Wait on another socket too: `on_readable()` runs (on the polling thread) when it is."""
-        self._selector.register(sock, selectors.EVENT_READ, on_readable)
-
     def forget(self, sock: Any) -> None:
-        """Stop waiting on a socket (one closed behind paho's back, or a watched one)."""
+        """Stop waiting on a socket closed behind paho's back."""
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(sock)
 
     def poll(self, timeout: float) -> None:
         """Wait up to `timeout` s, then read and write every client whose socket is ready."""
         for key, mask in self._selector.select(timeout):
-            if not isinstance(key.data, mqtt.Client):
-                key.data()
-                continue
-            client = key.data
+            client: mqtt.Client = key.data
             try:
                 if mask & selectors.EVENT_READ:
                     client.loop_read()
