@@ -1,11 +1,12 @@
 """Benchmark: the durable link against raw paho, on one mosquitto it starts itself.
 
     .venv/bin/python bench/bench_link.py [--events 20000] [--backlog 100000] [--producers 64] [--inflight N]
-                                         [--batch on|off]
+                                         [--batch on|off] [--burst N]
 
 Reports, in one run on one broker:
 - raw paho QoS 1 publish rate of 200-byte payloads, 100 in flight (the baseline);
-- the agent's put -> outbox (synchronous=FULL) -> PUBACK -> delete rate, as a ratio to raw;
+- the agent's put -> outbox (synchronous=FULL) -> PUBACK -> delete rate, as a ratio to raw,
+  and the process's CPU per event in that phase (`--burst N`: producers put N at a time, put_many);
 - put-to-PUBACK latency p50/p99, under that load and paced (one put every 5 ms);
 - the drain rate of a backlog built while the broker was down, as a ratio to raw;
 - the agent's idle CPU and RSS after the drain.
@@ -127,13 +128,21 @@ async def agent_run(broker: Mosquitto, db: Path, args) -> dict[str, float]:
                 if record:
                     timing.started[env.seq] = started
 
-        await asyncio.gather(*(one() for _ in range(producers)))
+        async def bursts() -> None:
+            while burst := [("scan", BODY) for _ in zip(range(args.burst), numbers, strict=False)]:
+                started = time.perf_counter()
+                for env in await outbox.aput_many(burst, "transactional"):
+                    if record:
+                        timing.started[env.seq] = started
+
+        await asyncio.gather(*((bursts() if args.burst > 1 else one()) for _ in range(producers)))
 
     # throughput: put -> commit -> publish -> PUBACK -> delete, until the outbox is empty
-    t = time.perf_counter()
+    t, cpu0 = time.perf_counter(), sum(os.times()[:2])
     await produce(args.events, args.producers, True)
     await drained(outbox)
     out["agent_rate"] = args.events / (time.perf_counter() - t)
+    out["cpu_us_per_event"] = (sum(os.times()[:2]) - cpu0) / args.events * 1e6
     out["lat_load_p50"], out["lat_load_p99"] = pct(timing.latency, 0.5), pct(timing.latency, 0.99)
 
     timing.latency.clear()
@@ -186,6 +195,8 @@ def main() -> int:
                         help="the agent's in-flight window (default: the config's, broker.inflight)")
     parser.add_argument("--batch", choices=("on", "off"), default="on",
                         help="records of one topic waiting together share an MQTT message ([link.batch])")
+    parser.add_argument("--burst", type=int, default=1,
+                        help="records each producer puts at a time in the throughput phase (>1: Outbox.aput_many)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="portedge-bench-") as tmp, Mosquitto(persistence=False) as broker:
         raw = raw_paho_rate(broker.port, args.events)
@@ -194,7 +205,8 @@ def main() -> int:
     base = (raw + raw_after) / 2
     print(f"raw paho QoS1, 200 B, 100 in flight: {raw:,.0f} msg/s (again after the agent: {raw_after:,.0f})")
     print(f"agent put->outbox(FULL)->PUBACK->delete: {agent['agent_rate']:,.0f} msg/s  ratio {agent['agent_rate'] / base:.2f}"
-          f"  ({args.producers} concurrent producers, window {agent['window']}, batching {args.batch})")
+          f"  ({args.producers} concurrent producers, window {agent['window']}, batching {args.batch}"
+          f"{f', bursts of {args.burst}' if args.burst > 1 else ''}); CPU {agent['cpu_us_per_event']:.0f} us per event")
     print(f"put->PUBACK latency under that load: p50 {agent['lat_load_p50']:.1f} ms, p99 {agent['lat_load_p99']:.1f} ms")
     print(f"put->PUBACK latency paced (1 put / 5 ms): p50 {agent['lat_paced_p50']:.2f} ms, p99 {agent['lat_paced_p99']:.2f} ms")
     print(f"drain of a {args.backlog:,}-event backlog: {agent['drain_rate']:,.0f} msg/s  ratio {agent['drain_rate'] / base:.2f}")
