@@ -1,12 +1,18 @@
-"""Device entries of a node config: one model per device kind, chosen by `kind`.
+"""Device entries of a node config: one model per device kind, chosen by `kind`, and the
+device registry (`KINDS`): one row per kind naming its config model and its driver.
 
 Ports are pyserial URLs (`/dev/serial/by-id/...`, `loop://`, `socket://host:port`,
 `rfc2217://host:port`, `spy://...`), so simulated hardware is a configuration change.
+
+A row names its driver as "module:Class", imported by `agent.devices.registry` only when a
+node has such a device: the config (and `portedge check-config`) stays light, and a lane
+without a camera never imports the HTTP listener.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -29,7 +35,12 @@ class SerialLine(_Options):
         return value
 
 
-class _Device(_Options):
+class DeviceSettings(_Options):
+    """What every device entry has; `kind` (a Literal in each model) picks the model."""
+
+    if TYPE_CHECKING:
+        kind: str  # each model declares its own as a Literal, the union's tag
+
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                       description="the device's name in records and in [gate] references")
     reconnect_base_s: float = Field(default=0.5, gt=0, description="first reopen delay after the port is lost")
@@ -37,7 +48,7 @@ class _Device(_Options):
     silence_timeout_s: float = Field(default=0.0, ge=0, description="0 = a silent port is not an error")
 
 
-class _SerialDevice(_Device):
+class SerialDevice(DeviceSettings):
     port: str = Field(min_length=1, description="pyserial URL or device path")
     line: SerialLine = Field(default_factory=SerialLine, description="serial line settings")
 
@@ -54,7 +65,7 @@ class _SerialDevice(_Device):
         return value
 
 
-class PlainScanner(_SerialDevice):
+class PlainScanner(SerialDevice):
     """Barcode scanner in plain serial ("data as is") mode."""
 
     kind: Literal["scanner"]
@@ -65,27 +76,27 @@ class PlainScanner(_SerialDevice):
     max_length: int = Field(default=512, ge=8, le=8192)
 
 
-class SsiScanner(_SerialDevice):
+class SsiScanner(SerialDevice):
     """Zebra/Symbol SSI scanner in packet mode."""
 
     kind: Literal["ssi_scanner"]
     ack_timeout_s: float = Field(default=2.0, gt=0)
 
 
-class _Indicator(_SerialDevice):
+class Indicator(SerialDevice):
     deadband_kg: float = Field(default=20.0, ge=0, description=(
         "a stable reading is a new weight event only when it moved more than this from the last one "
         "sent (an idle scale's noise is not an event); 0 = every change"))
 
 
-class ToledoIndicator(_Indicator):
+class ToledoIndicator(Indicator):
     """Mettler Toledo continuous output weighbridge indicator."""
 
     kind: Literal["toledo"]
     short_format: bool = False
 
 
-class YaohuaIndicator(_Indicator):
+class YaohuaIndicator(Indicator):
     """Yaohua XK3190-A9 continuous mode weighbridge indicator (no motion flag)."""
 
     kind: Literal["yaohua"]
@@ -115,7 +126,7 @@ class GateIoMap(_Options):
     estop_active_low: bool = Field(default=True, description="input ON = e-stop circuit closed (healthy)")
 
 
-class GateIo(_SerialDevice):
+class GateIo(SerialDevice):
     """Modbus RTU digital I/O module wired to loops, barrier and lights."""
 
     kind: Literal["gate_io"]
@@ -127,7 +138,7 @@ class GateIo(_SerialDevice):
     map: GateIoMap = Field(default_factory=GateIoMap)
 
 
-class Camera(_Device):
+class Camera(DeviceSettings):
     """Plate or container OCR camera pushing reads as HTTP POST of JSON."""
 
     kind: Literal["camera"]
@@ -136,13 +147,13 @@ class Camera(_Device):
     position: Literal["front", "rear", "top", "side", "unknown"] = "unknown"
 
 
-class Wedge(_Device):
+class Wedge(DeviceSettings):
     """Keyboard-wedge scanner (text + Enter), as Android PDAs deliver scans. Fed by the app."""
 
     kind: Literal["wedge"]
 
 
-class IdCardReader(_SerialDevice):
+class IdCardReader(SerialDevice):
     """Second-generation resident ID card reader (SAM serial protocol, agent/codecs/sam.py)."""
 
     kind: Literal["idcard_reader"]
@@ -153,7 +164,7 @@ class IdCardReader(_SerialDevice):
     status_codes: dict[int, str] = Field(default_factory=dict, description="extra SW3 codes of this reader model -> meaning")
 
 
-class BadgeReader(_SerialDevice):
+class BadgeReader(SerialDevice):
     """Staff badge reader behind a Wiegand-to-serial converter, raw-frame lines (agent/codecs/wiegand.py)."""
 
     kind: Literal["badge_reader"]
@@ -171,7 +182,7 @@ class TurnstileMap(_Options):
     counter: int = Field(default=0, ge=0, description="input register: passages counted (mod 65536)")
 
 
-class Turnstile(_SerialDevice):
+class Turnstile(SerialDevice):
     """Pedestrian turnstile controller over Modbus RTU (serial or RTU-over-TCP)."""
 
     kind: Literal["turnstile"]
@@ -182,11 +193,37 @@ class Turnstile(_SerialDevice):
     map: TurnstileMap = Field(default_factory=TurnstileMap)
 
 
-DeviceConfig = Annotated[
-    PlainScanner | SsiScanner | ToledoIndicator | YaohuaIndicator | GateIo | Camera | Wedge | IdCardReader
-    | BadgeReader | Turnstile,
-    Field(discriminator="kind"),
-]
+@dataclass(frozen=True, slots=True)
+class DeviceKind:
+    """One row of the registry: a `kind` of `[[devices]]` entry, its config model and the
+    driver that runs it ("module:Class"), or why nothing here drives it (`driver` None)."""
 
-DEVICE_KINDS = ("scanner", "ssi_scanner", "toledo", "yaohua", "gate_io", "camera", "wedge", "idcard_reader",
-                "badge_reader", "turnstile")
+    model: type[DeviceSettings]
+    driver: str | None
+    not_driven: str = ""
+
+    @property
+    def kind(self) -> str:
+        return get_args(self.model.model_fields["kind"].annotation)[0]
+
+
+#: the device registry, in the order the docs list the kinds
+KINDS: dict[str, DeviceKind] = {row.kind: row for row in (
+    DeviceKind(PlainScanner, "agent.devices.scanner:PlainScannerDriver"),
+    DeviceKind(SsiScanner, "agent.devices.ssi_scanner:SsiScannerDriver"),
+    DeviceKind(ToledoIndicator, "agent.devices.weighbridge:ToledoDriver"),
+    DeviceKind(YaohuaIndicator, "agent.devices.weighbridge:YaohuaDriver"),
+    DeviceKind(GateIo, "agent.devices.gate_io:GateIoDriver"),
+    DeviceKind(Camera, "agent.devices.camera:CameraDriver"),
+    DeviceKind(Wedge, None, "keyboard-wedge scans are fed by the PDA app, not read from a port"),
+    DeviceKind(IdCardReader, "agent.devices.idcard_reader:IdCardReaderDriver"),
+    DeviceKind(BadgeReader, "agent.devices.badge_reader:BadgeReaderDriver"),
+    DeviceKind(Turnstile, "agent.devices.turnstile:TurnstileDriver"),
+)}
+
+DEVICE_KINDS: tuple[str, ...] = tuple(KINDS)
+
+if TYPE_CHECKING:  # the checker sees what every entry has; code narrows with isinstance
+    DeviceConfig = DeviceSettings
+else:  # pydantic sees the union of the registry's models, chosen by `kind`
+    DeviceConfig = Annotated[Union[tuple(row.model for row in KINDS.values())], Field(discriminator="kind")]  # noqa: UP007

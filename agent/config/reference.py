@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from agent.config.devices import DeviceConfig
+from agent.config.devices import KINDS
 from agent.config.model import NodeConfig
 
 HEADER = """# Node configuration reference
@@ -151,7 +151,7 @@ def _section(title: str, model: type[BaseModel], out: list[str], seen: set[type]
 def render() -> str:
     out = [HEADER.rstrip("\n")]
     seen: set[type] = set()
-    devices = [m for m in get_args(get_args(DeviceConfig)[0])]
+    devices = [row.model for row in KINDS.values()]
     for name, field in NodeConfig.model_fields.items():
         if name == "devices":
             continue

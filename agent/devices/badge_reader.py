@@ -11,13 +11,13 @@ import logging
 
 from agent.codecs import wiegand
 from agent.codecs.base import Garbled
+from agent.config.devices import BadgeReader
 from agent.devices.serial_port import SerialDriver
 
 log = logging.getLogger(__name__)
 
 
-class BadgeReaderDriver(SerialDriver):
-    kind = "badge_reader"
+class BadgeReaderDriver(SerialDriver[BadgeReader]):
     idle_timeout_s = 0.5  # a line without its terminator after this long will not complete
 
     def reset(self) -> None:

@@ -7,6 +7,10 @@ A driver subclass implements:
                  stopped; feeds bytes to its sans-I/O codec and `await self.emit(event)`;
   - `close()` -> releases the port; must be safe to call twice.
 
+`Driver[ConfigT]` is generic in its config model (agent.config.devices), so `self.config` is
+typed: `class CameraDriver(Driver[Camera])`. Which driver runs which kind is the registry's
+row (agent.config.devices.KINDS); the driver's `kind` is its config's.
+
 The base keeps counters (frames, garbled, reconnects, ...) and the device's status, and tells
 the sink about every status change as a `DeviceStatus` contract model. A driver never sleeps
 on the event loop thread in a blocking call: serial reads run in a thread (`to_thread`) or via
@@ -17,22 +21,25 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any, ClassVar
+from typing import Any, Generic, TypeVar
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.codecs.base import Garbled
+from agent.config.devices import DeviceSettings
 from agent.contract.node import DeviceState, DeviceStatus
 from agent.interfaces import DeviceSink
 
 log = logging.getLogger(__name__)
 
 
-class Driver:
-    kind: ClassVar[str] = ""
+ConfigT = TypeVar("ConfigT", bound=DeviceSettings)
 
-    def __init__(self, config: Any, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK):
-        self.config = config
+
+class Driver(Generic[ConfigT]):
+    def __init__(self, config: ConfigT, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK):
+        self.config: ConfigT = config
         self.name: str = config.name
+        self.kind: str = config.kind
         self.sink = sink
         self.clock = clock
         self.counters: Counter[str] = Counter()

@@ -55,10 +55,7 @@ BUSY_LINGER_S = 0.5
 BUSY_LINGER_MAX = 256
 
 
-class CameraDriver(Driver):
-    kind = "camera"
-    config: Camera
-
+class CameraDriver(Driver[Camera]):
     def __init__(self, config: Camera, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK):
         super().__init__(config, sink, clock)
         self.read_timeout_s = READ_TIMEOUT_S

@@ -24,6 +24,7 @@ together; block the event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from pymodbus import FramerType
@@ -49,10 +50,7 @@ FAIL_SAFE = LaneInputs(
 )
 
 
-class GateIoDriver(Driver):
-    kind = "gate_io"
-    config: GateIo
-
+class GateIoDriver(Driver[GateIo]):
     def __init__(self, config: GateIo, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK):
         super().__init__(config, sink, clock)
         self.client: AsyncModbusSerialClient | AsyncModbusTcpClient | None = None
@@ -171,7 +169,7 @@ class GateIoDriver(Driver):
         await self._take(FAIL_SAFE)
         return outcome
 
-    def _decode(self, bits: list[bool]) -> LaneInputs:
+    def _decode(self, bits: Sequence[bool]) -> LaneInputs:
         m = self.config.map
 
         def at(name: str) -> bool:
@@ -237,6 +235,8 @@ class GateIoDriver(Driver):
                 await self._write(addr, wanted[addr])
 
     async def _write(self, address: int, value: bool | list[bool]) -> None:
+        if self.client is None:
+            raise DeviceOffline(f"{self.name}: port is not open")
         try:
             if isinstance(value, list):
                 reply = await self.client.write_coils(address, value, device_id=self.config.unit_id)

@@ -34,10 +34,7 @@ from agent.errors import DeviceOffline, ProtocolError
 log = logging.getLogger(__name__)
 
 
-class IdCardReaderDriver(SerialDriver):
-    kind = "idcard_reader"
-    config: IdCardReader
-
+class IdCardReaderDriver(SerialDriver[IdCardReader]):
     def reset(self) -> None:
         self.decoder = sam.SamDecoder()
         self._frames: list[sam.SamFrame | sam.BadChecksum] = []

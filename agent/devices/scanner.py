@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from agent.codecs.base import Garbled
 from agent.codecs.scanner_plain import PlainScannerDecoder
+from agent.config.devices import PlainScanner
 from agent.contract.devices import Scan
 from agent.devices.serial_port import SerialDriver
 
 
-class PlainScannerDriver(SerialDriver):
-    kind = "scanner"
-
+class PlainScannerDriver(SerialDriver[PlainScanner]):
     def reset(self) -> None:
         cfg = self.config
         self.idle_timeout_s = cfg.idle_timeout_s

@@ -39,11 +39,12 @@ import asyncio
 import logging
 import os
 import threading
-from typing import Any
+from typing import Any, TypeVar
 
 import serial
 
 from agent.clock import SYSTEM_CLOCK, Clock
+from agent.config.devices import SerialDevice
 from agent.devices.base import Driver
 from agent.errors import DeviceOffline
 from agent.interfaces import DeviceSink
@@ -236,14 +237,17 @@ def _close_opened(opening: asyncio.Future) -> None:
         opening.result().close()
 
 
-class SerialDriver(Driver):
+SerialT = TypeVar("SerialT", bound=SerialDevice)
+
+
+class SerialDriver(Driver[SerialT]):
     """A driver whose device is a serial line. Subclasses implement `on_bytes` (and maybe
     `on_idle`, `reset`)."""
 
     #: seconds of quiet after which `on_idle` runs once (0: never)
     idle_timeout_s: float = 0.0
 
-    def __init__(self, config: Any, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, config: SerialT, sink: DeviceSink, clock: Clock = SYSTEM_CLOCK):
         super().__init__(config, sink, clock)
         self.port: SerialPort | None = None
 
@@ -268,7 +272,7 @@ class SerialDriver(Driver):
     async def serve(self) -> None:
         assert self.port is not None, "serve() before open()"
         loop = asyncio.get_running_loop()
-        silence = float(getattr(self.config, "silence_timeout_s", 0.0) or 0.0)
+        silence = self.config.silence_timeout_s
         last_byte = loop.time()
         idle_pending = False
         dropped = self.port.dropped

@@ -31,6 +31,7 @@ import logging
 
 from agent.codecs import ssi
 from agent.codecs.base import Garbled
+from agent.config.devices import SsiScanner
 from agent.contract.devices import Scan
 from agent.devices.serial_port import SerialDriver
 from agent.errors import ProtocolError
@@ -38,8 +39,7 @@ from agent.errors import ProtocolError
 log = logging.getLogger(__name__)
 
 
-class SsiScannerDriver(SerialDriver):
-    kind = "ssi_scanner"
+class SsiScannerDriver(SerialDriver[SsiScanner]):
     # A packet takes ~6 ms at 9600 baud; a partial one still held after this much quiet will
     # never complete (a byte was lost), so the decoder drops it.
     idle_timeout_s = 0.3

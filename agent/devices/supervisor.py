@@ -82,8 +82,7 @@ class Supervisor:
 
     async def _keep(self, driver: Driver) -> None:
         cfg = driver.config
-        backoff = Backoff(float(getattr(cfg, "reconnect_base_s", 0.5)), float(getattr(cfg, "reconnect_cap_s", 30.0)),
-                          self.rng, Jitter.EQUAL)
+        backoff = Backoff(cfg.reconnect_base_s, cfg.reconnect_cap_s, self.rng, Jitter.EQUAL)
         opened_before = False
         try:
             while not self._stopping:
@@ -134,7 +133,7 @@ class Supervisor:
             state, detail = "error", f"{type(err).__name__}: {err}"
         finally:
             await self._close(driver)
-        cap = float(getattr(driver.config, "reconnect_cap_s", 30.0))
+        cap = driver.config.reconnect_cap_s
         healthy = self.clock.monotonic() - started >= cap or driver.counters.get("bytes", 0) > bytes_before
         return state, detail, healthy
 

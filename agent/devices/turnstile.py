@@ -39,9 +39,7 @@ class TurnstileInputs:
 STALE = TurnstileInputs(locked=True, tailgate=False, fire_alarm=False, occupied=False, passages=-1, stale=True)
 
 
-class TurnstileDriver(Driver):
-    kind = "turnstile"
-    config: Turnstile
+class TurnstileDriver(Driver[Turnstile]):
     _make_client = GateIoDriver._make_client  # the same RTU client, serial path or socket://
 
     def __init__(self, *args, **kwargs):

@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypeVar, cast
 
 from agent.codecs.base import Garbled, WeightFrame
 from agent.codecs.stability import StabilityDetector
 from agent.codecs.toledo import ToledoDecoder, UnitRefused
 from agent.codecs.yaohua import YaohuaDecoder
-from agent.contract.devices import KG_PER_UNIT, Weight
+from agent.config.devices import Indicator, ToledoIndicator, YaohuaIndicator
+from agent.contract.devices import KG_PER_UNIT, Weight, WeightUnit
 from agent.devices.serial_port import SerialDriver
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,10 @@ class WeightGate:
         return False
 
 
-class _IndicatorDriver(SerialDriver):
+IndicatorT = TypeVar("IndicatorT", bound=Indicator)
+
+
+class _IndicatorDriver(SerialDriver[IndicatorT]):
     change: float = 0.0
 
     def reset(self) -> None:
@@ -76,7 +80,9 @@ class _IndicatorDriver(SerialDriver):
         return bool(frame.stable)
 
     def to_weight(self, frame: WeightFrame) -> Weight:
-        return Weight(device=self.name, value=frame.value, unit=frame.unit, mode=frame.mode,
+        # the codecs speak plain strings; the model checks them against the contract's units and modes
+        return Weight(device=self.name, value=frame.value, unit=cast(WeightUnit, frame.unit),
+                      mode=cast(Literal["gross", "net"], frame.mode),
                       stable=self.stable(frame), tare=frame.tare, out_of_range=frame.out_of_range)
 
     async def on_bytes(self, data: bytes) -> None:
@@ -100,16 +106,12 @@ class _IndicatorDriver(SerialDriver):
                 await self.emit(weight)
 
 
-class ToledoDriver(_IndicatorDriver):
-    kind = "toledo"
-
+class ToledoDriver(_IndicatorDriver[ToledoIndicator]):
     def make_decoder(self) -> Any:
         return ToledoDecoder(short=self.config.short_format)
 
 
-class YaohuaDriver(_IndicatorDriver):
-    kind = "yaohua"
-
+class YaohuaDriver(_IndicatorDriver[YaohuaIndicator]):
     def reset(self) -> None:
         self.change = self.config.division
         self.detector = StabilityDetector(self.config.stable_readings, self.config.stable_window_s,

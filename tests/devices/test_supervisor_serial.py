@@ -159,9 +159,9 @@ class _QuietSink:
 
 
 def _driver(cls, name: str):
-    from types import SimpleNamespace
+    from agent.config.devices import Wedge
 
-    return cls(SimpleNamespace(name=name), _QuietSink())
+    return cls(Wedge(kind="wedge", name=name), _QuietSink())
 
 
 def test_stop_before_the_supervisor_task_ran_stops_it():
@@ -172,8 +172,6 @@ def test_stop_before_the_supervisor_task_ran_stops_it():
     from agent.devices.supervisor import Supervisor
 
     class Forever(Driver):
-        kind = "forever"
-
         async def open(self):
             await asyncio.Event().wait()
 
@@ -198,7 +196,6 @@ def test_stop_ends_a_driver_whose_library_swallowed_the_first_cancel():
     from agent.devices.supervisor import Supervisor
 
     class Stubborn(Driver):
-        kind = "stubborn"
         swallowed = 0
 
         async def open(self):
