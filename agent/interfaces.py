@@ -1,14 +1,14 @@
-"""The seams between the agent's parts, as protocols. Workflows and drivers depend on these,
+r"""The seams between the agent's parts, as protocols. Workflows and drivers depend on these,
 not on the outbox, the link or the serial ports, so each is testable alone.
 
     driver --emit--> runtime --record--> outbox --> link --> broker
-    workflow --request--> link (req/rsp with the platform)
+                        \--emit--> workflows --request--> link (req/rsp with the platform)
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Literal, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -45,3 +45,33 @@ class DeviceSink(Protocol):
     gate I/O input snapshots) go to the workflows only."""
 
     async def emit(self, device: str, event: Any) -> None: ...
+
+
+@runtime_checkable
+class Workflow(Protocol):
+    """What a node runs on top of its devices: a gate lane (`agent.gate.GateStation`), a
+    personnel lane (`agent.personnel.PersonnelStation`) or a PDA's task board
+    (`agent.tasks.Board`). The runtime (agent.runtime) holds a list of them and knows no more:
+
+        start()    before the link starts: recover what a crash interrupted, put outputs in
+                   their safe state, replay unsent records - nothing new is handled before it;
+        run()      after the link started, as a task until cancelled (ticks, reconciling);
+                   may return at once;
+        emit()     a device's event, already committed to the outbox when it must be
+                   (see `DeviceSink`); events for other workflows' devices are ignored;
+        close()    after the devices stopped and `run()` was cancelled; before the link stops.
+
+    `command_handlers()` names the platform commands it takes; `storage_reasons()` is its
+    share of the node's health (a corrupt file moved aside, failing writes)."""
+
+    async def start(self) -> object: ...
+
+    async def run(self) -> None: ...
+
+    async def emit(self, device: str, event: Any) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def command_handlers(self) -> Mapping[str, Handler]: ...
+
+    def storage_reasons(self) -> list[str]: ...

@@ -521,9 +521,15 @@ def sibling_db(config: Any, suffix: str) -> Path:
 
 
 def gate_db(config: Any) -> Path:
-    """The gate lane's file: `[gate] state_path`, or beside the outbox when left at its default."""
-    path = Path(config.gate.state_path)
-    return sibling_db(config, "gate") if path == Path("var/gate.db") else path
+    """The gate lane's file: `[gate] state_path`, or beside the outbox when it is not set."""
+    path = config.gate.state_path
+    return sibling_db(config, "gate") if path is None else Path(path)
+
+
+def people_db(config: Any) -> Path:
+    """The personnel lane's file: `[personnel] state_path`, or beside the outbox when it is not set."""
+    path = config.personnel.state_path
+    return sibling_db(config, "people") if path is None else Path(path)
 
 
 def node_files(config: Any) -> dict[str, Path]:
@@ -533,10 +539,8 @@ def node_files(config: Any) -> dict[str, Path]:
         files["gate"] = gate_db(config)
     elif config.node.role == "pda":
         files["tasks"] = sibling_db(config, "tasks")
-    personnel = getattr(config, "personnel", None)
-    if personnel is not None:
-        path = Path(personnel.state_path)
-        files["people"] = sibling_db(config, "people") if path == Path("var/people.db") else path
+    if getattr(config, "personnel", None) is not None:
+        files["people"] = people_db(config)
     return files
 
 

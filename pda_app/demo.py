@@ -95,7 +95,7 @@ class Demo:
 
     async def close(self) -> None:
         self.presenter.close()
-        self.board.close()
+        await self.board.close()
 
 
 async def make_demo(folder: Path, *, online: bool = True, tasks: list[Task] | None = None,

@@ -51,11 +51,10 @@ def resolve_paths(config: NodeConfig, base: Path) -> None:
     if people is not None:
         for key in ("site_key_file", "photo_dir", "state_path"):
             value = getattr(people, key)
-            if not value.is_absolute() and (key != "state_path" or key in people.model_fields_set):
+            if value is not None and not value.is_absolute():  # an unset state_path: beside the outbox
                 setattr(people, key, base / value)
     gate = config.gate
-    # an unset state_path keeps its default: the runtime puts it beside the outbox
-    if gate is not None and "state_path" in gate.model_fields_set and str(gate.state_path) != ":memory:":
+    if gate is not None and gate.state_path is not None and str(gate.state_path) != ":memory:":
         if not gate.state_path.is_absolute():
             gate.state_path = base / gate.state_path
 
@@ -248,7 +247,7 @@ def _storage(config: NodeConfig) -> list[Problem]:
     out: list[Problem] = []
     paths = [("storage.path", config.storage.path)]
     gate = config.gate
-    if gate is not None and "state_path" in gate.model_fields_set and str(gate.state_path) != ":memory:":
+    if gate is not None and gate.state_path is not None and str(gate.state_path) != ":memory:":
         paths.append(("gate.state_path", gate.state_path))
     for key, path in paths:
         if path.exists() and not path.is_file():

@@ -139,7 +139,10 @@ class ClassCap(_Section):
     max_age_s: float | None = Field(default=None, gt=0, description="telemetry only: older rows are dropped")
 
 
-def _default_caps() -> dict[str, ClassCap]:
+CapClass = Literal["control", "transactional", "telemetry", "answers"]
+
+
+def _default_caps() -> dict[CapClass, ClassCap]:
     return {
         "control": ClassCap(max_rows=10_000, max_bytes=16 * 2**20),
         "transactional": ClassCap(max_rows=1_000_000, max_bytes=1024 * 2**20),
@@ -155,14 +158,14 @@ class StorageSection(_Section):
                                                              "survives power loss; NORMAL spares flash on a handheld")
     group_commit_ms: float = Field(default=2.0, ge=0, le=100, description="records arriving within this window share "
                                    "one commit")
-    caps: dict[Literal["control", "transactional", "telemetry", "answers"], ClassCap] = Field(
+    caps: dict[CapClass, ClassCap] = Field(
         default_factory=_default_caps, description="limits per priority class ([storage.caps.transactional] ...); "
         "defaults: control 10,000 rows / 16 MiB, transactional 1,000,000 / 1 GiB, telemetry 100,000 / 64 MiB / 1 day,"
         " answers (command answers) 5,000 / 8 MiB")
 
     @field_validator("caps")
     @classmethod
-    def _all_classes(cls, value: dict) -> dict:
+    def _all_classes(cls, value: dict[CapClass, ClassCap]) -> dict[CapClass, ClassCap]:
         merged = _default_caps()
         merged.update(value)
         return merged
@@ -251,7 +254,8 @@ class GateSection(_Section):
     driver_s: float = Field(default=30.0, gt=0, description="wait for the driver's card before going to TROUBLE")
     site_key_file: Path | None = Field(default=None, description="site key (hex) hashing the driver's ID number; "
                                        "needed with driver_reader")
-    state_path: Path = Field(default=Path("var/gate.db"), description="SQLite: permits, in-progress transaction, reconcile queue")
+    state_path: Path | None = Field(default=None, description="SQLite: permits, in-progress transaction, reconcile "
+                                    "queue; unset = beside the outbox (lane-1.db -> lane-1.gate.db)")
 
 
 class PdaSection(_Section):

@@ -31,7 +31,8 @@ class PersonnelSection(BaseModel):
     decision_ttl_s: float = Field(default=2.0, gt=0, description="an unlock made from a decision expires after this")
     tick_s: float = Field(default=0.05, gt=0, le=1)
     reconcile_s: float = Field(default=30.0, gt=0, description="how often offline decisions are re-asked of the platform")
-    state_path: Path = Field(default=Path("var/people.db"), description="SQLite: allow-list and reconcile queue (hashes only)")
+    state_path: Path | None = Field(default=None, description="SQLite: allow-list and reconcile queue (hashes only); "
+                                    "unset = beside the outbox (lane-1.db -> lane-1.people.db)")
 
     @model_validator(mode="after")
     def _readers(self) -> PersonnelSection:

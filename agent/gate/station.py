@@ -49,6 +49,8 @@ class GateStation:
                  reconcile_every_s: float = 60.0):
         self.settings, self.clock, self.recorder = settings, clock, recorder
         self.reconcile_every_s = reconcile_every_s
+        if settings.state_path is None:
+            raise ValueError("GateSection.state_path unset: the runtime puts it beside the outbox")
         self.db = open_gate_db(settings.state_path)
         self.permits = PermitStore(self.db)
         self.journal = Journal(self.db)

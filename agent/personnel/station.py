@@ -68,6 +68,8 @@ class PersonnelStation:
                  new_id: Callable[[], str] = new_id):
         self.settings, self.recorder, self.requester, self.key = settings, recorder, requester, key
         self.turnstile, self.clock = turnstile, clock
+        if settings.state_path is None:
+            raise ValueError("PersonnelSection.state_path unset: the runtime puts it beside the outbox")
         self.db = open_people_db(settings.state_path)
         self.allow = AllowList(self.db)
         self.journal = PassJournal(self.db)
@@ -114,6 +116,11 @@ class PersonnelStation:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.db.close()
+
+    def storage_reasons(self) -> list[str]:
+        """Health: the people file was corrupt and moved aside (the platform re-sends the list),
+        or its writes fail (agent.storage)."""
+        return self.db.reasons()
 
     # -- routing (DeviceSink) ------------------------------------------------------------------------
     async def emit(self, device: str, event: Any) -> None:

@@ -15,13 +15,13 @@ from agent.lazy import names_on_first_use
 #: name -> the module under agent.tasks that holds it
 _HOME = {
     "Board": "board", "MESSAGES": "messages", "ScanRules": "scans", "read_piece": "scans",
-    "TABLE": "table", "Ev": "table", "IllegalTransition": "table",
+    "TABLE": "table", "Ev": "table", "State": "table", "IllegalTransition": "table",
     "BoardChange": "views", "DriverView": "views", "LoginResult": "views", "Notice": "views",
     "ScanResult": "views", "TaskView": "views",
 }
 
 __all__ = [
-    "Board", "MESSAGES", "ScanRules", "read_piece", "TABLE", "Ev", "IllegalTransition",
+    "Board", "MESSAGES", "ScanRules", "read_piece", "TABLE", "Ev", "State", "IllegalTransition",
     "BoardChange", "DriverView", "LoginResult", "Notice", "ScanResult", "TaskView",
 ]
 assert set(__all__) == set(_HOME)
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from agent.tasks.board import Board
     from agent.tasks.messages import MESSAGES
     from agent.tasks.scans import ScanRules, read_piece
-    from agent.tasks.table import TABLE, Ev, IllegalTransition
+    from agent.tasks.table import TABLE, Ev, IllegalTransition, State
     from agent.tasks.views import BoardChange, DriverView, LoginResult, Notice, ScanResult, TaskView
 
 

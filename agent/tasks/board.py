@@ -4,7 +4,10 @@ Public API (stable; the PDA app's presenter uses only this):
 
     board = Board(path, node="pda-7", recorder=..., requester=..., clock=..., config=PdaSection())
     await board.start()                      # replays updates not yet handed to the outbox
-    board.close()
+    await board.close()
+
+    It is the PDA node's `agent.interfaces.Workflow`: `emit(device, Scan)` takes a scanner's
+    committed scan (through `scan_route` when the app set one, its presenter, else `scan`).
 
     board.tasks() -> list[TaskView]          # the logged-in driver's list: overdue, priority, due-by
     board.task(task_id) -> TaskView | None
@@ -41,12 +44,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, get_args
 
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import PdaSection
+from agent.contract.devices import Scan
 from agent.contract.envelope import Command, body_as
 from agent.contract.tasks import ExceptionReason, ScanEvidence, Task, TaskCancel, TaskUpdate
 from agent.errors import IllegalTransition, InvalidCommandError, PortEdgeError
@@ -56,7 +60,7 @@ from agent.tasks.messages import text as message
 from agent.tasks.scans import ScanRules, read_piece
 from agent.tasks.session import DriverSession
 from agent.tasks.store import KEEP, Keep, TaskRow, TaskStore
-from agent.tasks.table import NEW, VISIBLE, WORKING, Act, Ev, step
+from agent.tasks.table import NEW, VISIBLE, WITHDRAWN, WORKING, Act, Ev, State, step
 from agent.tasks.views import BoardChange, DriverView, LoginResult, Notice, ScanResult, TaskView
 
 log = logging.getLogger(__name__)
@@ -67,7 +71,8 @@ Observer = Callable[[BoardChange], None]
 MAX_EVIDENCE = 200
 #: bytes of a scan kept as evidence
 MAX_SCAN_CHARS = 256
-EXCEPTION_REASONS: frozenset[str] = frozenset(get_args(ExceptionReason))
+#: the reasons a driver may give, by their wire string
+EXCEPTION_REASONS: dict[str, ExceptionReason] = {reason: reason for reason in get_args(ExceptionReason)}
 
 
 class Board:
@@ -87,6 +92,9 @@ class Board:
         self._notices: list[Notice] = []
         #: refused scans by code, commands refused, updates that could not be recorded yet
         self.counters: Counter[str] = Counter()
+        #: where a scanner's scans go instead of `scan` (the PDA app's presenter, which calls
+        #: `scan` and shows the answer): `route(data, device)`
+        self.scan_route: Callable[[str, str], Awaitable[object]] | None = None
 
     # -- life --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -99,12 +107,25 @@ class Board:
             await self._flush()
             return self._store.pending_count()
 
-    def close(self) -> None:
+    async def run(self) -> None:
+        """Nothing runs on its own: the board moves on scans, taps and commands."""
+
+    async def close(self) -> None:
         self._store.close()
 
     def storage_reasons(self) -> list[str]:
         """Health: the task file was corrupt and moved aside, or its writes fail (agent.storage)."""
         return self._store.reasons()
+
+    async def emit(self, device: str, event: Any) -> None:
+        """A device's event (committed to the outbox already): scans go to the active task."""
+        if not isinstance(event, Scan):
+            return
+        if self.scan_route is not None:
+            await self.scan_route(event.data, device)
+            return
+        result = await self.scan(event.data)
+        log.info("scan %r from %s: %s", event.data, device, result.code)
 
     # -- reading -----------------------------------------------------------------------------
     @property
@@ -165,7 +186,7 @@ class Board:
         if row is None:
             return refusal
         if row.state not in WORKING:
-            return self._refuse(row, "accept_first" if row.state == "ASSIGNED" else "wrong_state")
+            return self._refuse(row, "accept_first" if row.state is State.ASSIGNED else "wrong_state")
         self._store.set_active_soon(task_id)  # not awaited: select is sync; it commits in order
         self._notify(BoardChange(task_id, row.state))
         return self._result(True, "ok_selected", row)
@@ -198,9 +219,10 @@ class Board:
                 row, refusal = self._driver_row(task_id)
                 if row is None:
                     return refusal
-            if reason not in EXCEPTION_REASONS or (reason == "other" and not text.strip()):
+            known = EXCEPTION_REASONS.get(reason)
+            if known is None or (known == "other" and not text.strip()):
                 return self._refuse(row, "bad_reason")
-            return await self._act(row, Ev.EXCEPTION, "ok_exception", exception=reason, note=text.strip())
+            return await self._act(row, Ev.EXCEPTION, "ok_exception", exception=known, note=text.strip())
 
     async def complete(self) -> ScanResult:
         async with self._lock:
@@ -218,7 +240,7 @@ class Board:
         _check_task(task)
         async with self._lock:
             row = self._store.task(task.task_id)
-            if row is not None and row.state not in ("CANCELLED", "REASSIGNED"):
+            if row is not None and row.state not in WITHDRAWN:
                 if row.task == task:
                     return None  # a repeated delivery of the same command
                 self.counters["refused:task_assign"] += 1
@@ -240,9 +262,9 @@ class Board:
             if row is None:
                 self.counters["refused:task_cancel"] += 1
                 raise InvalidCommandError("refused", f"no task {cancel.task_id} on this PDA")
-            if row.state in ("CANCELLED", "REASSIGNED"):
+            if row.state in WITHDRAWN:
                 return None
-            if row.state == "COMPLETED":
+            if row.state is State.COMPLETED:
                 self.counters["refused:task_cancel"] += 1
                 raise InvalidCommandError("refused", f"task {cancel.task_id} is already completed")
             event = Ev.CANCEL if cancel.reason == "cancelled" else Ev.REASSIGN
@@ -258,11 +280,11 @@ class Board:
         return self._result(True, code, row)
 
     async def _apply(self, row: TaskRow, event: Ev, *, evidence: ScanEvidence | None = None, key: str | None = None,
-                     exception: str | None = None, note: str = "") -> None:
+                     exception: ExceptionReason | None = None, note: str = "") -> None:
         """One table step: persist the task, its update and the active task in one commit, then
         tell, then record."""
         target = step(row.state, event)
-        previous = None if row.state == NEW else row.state
+        previous = None if row.state is NEW else row.state.wire
         if Act.RESET in target.actions:
             row.picked, row.evidence, row.exception, row.note = [], [], None, ""
         if Act.ADD_PIECE in target.actions and key is not None:
@@ -278,7 +300,7 @@ class Board:
         if Act.EMIT in target.actions:
             row.step += 1
             driver = self.driver
-            update = TaskUpdate(task_id=row.task.task_id, state=row.state, previous=previous, step=row.step,
+            update = TaskUpdate(task_id=row.task.task_id, state=row.state.wire, previous=previous, step=row.step,
                                 driver=driver.badge if driver else None, scans=row.evidence, picked=len(row.picked),
                                 exception=exception if event is Ev.EXCEPTION else None, note=note)
             row.evidence = []
@@ -352,7 +374,7 @@ class Board:
     def _result(ok: bool, code: str, row: TaskRow | None, detail: str = "") -> ScanResult:
         if row is None:
             return ScanResult.of(ok, code, detail=detail)
-        return ScanResult.of(ok, code, row.task.task_id, row.state if row.state != NEW else None,
+        return ScanResult.of(ok, code, row.task.task_id, row.state if row.state is not NEW else None,
                              len(row.picked), row.task.pieces, detail)
 
     def _view(self, row: TaskRow, now) -> TaskView:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from agent.contract.tasks import Task
 from agent.identifiers import LocationChecker, check_awb, check_sscc
-from agent.tasks.table import Ev
+from agent.tasks.table import Ev, State
 
 _AWB_PIECE = re.compile(r"^(\d{3}-?\d{8})(?:[-/](\d{1,5}))?$")
 _GS1_START = ("]C1", "]d2", "]Q3", "]e0", "]J1", "\x1d", "(00)")
@@ -143,11 +143,11 @@ class ScanRules:
         return Verdict(Ev.LAST_PIECE_OK if last else Ev.PIECE_OK, "ok_picked" if last else "ok_piece", key)
 
     # -- by state ----------------------------------------------------------------------------
-    def interpret(self, task: Task, state: str, picked: tuple[str, ...], text: str) -> Verdict:
+    def interpret(self, task: Task, state: State, picked: tuple[str, ...], text: str) -> Verdict:
         """What `text` means for `task` in `state`."""
-        if state == "ASSIGNED":
+        if state == State.ASSIGNED:
             return Verdict(None, "accept_first")
-        if state == "ACCEPTED":
+        if state == State.ACCEPTED:
             if self.is_source(task, text):
                 return Verdict(Ev.SOURCE_OK, "ok_at_source")
             if self.is_place(text):
@@ -160,7 +160,7 @@ class ScanRules:
             if piece.code == "bad_check_digit":
                 return piece
             return Verdict(None, "not_a_location", detail=text.strip())
-        if state == "AT_SOURCE":
+        if state == State.AT_SOURCE:
             if self.is_source(task, text):
                 return Verdict(None, "already_at_source")
             if self.is_destination(task, text):
@@ -168,7 +168,7 @@ class ScanRules:
             if self.is_place(text):
                 return Verdict(None, "wrong_location", detail=text.strip())
             return self.match_piece(task, picked, text)
-        if state == "PICKED":
+        if state == State.PICKED:
             if self.is_destination(task, text):
                 return Verdict(Ev.DESTINATION_OK, "ok_delivered")
             read = read_piece(text)
@@ -180,6 +180,6 @@ class ScanRules:
             if ours:  # a piece of this shipment: the driver is a step behind, not wrong
                 return Verdict(None, "scan_destination")
             return Verdict(None, "wrong_destination", detail=text.strip())
-        if state == "DELIVERED":
+        if state == State.DELIVERED:
             return Verdict(None, "confirm_complete")
         return Verdict(None, "wrong_state")

@@ -47,10 +47,10 @@ class DriverSession:
 
     @property
     def driver(self) -> DriverView | None:
-        badge, name, since, offline, _active = self._store.session()
-        if badge is None or since is None:
+        session = self._store.session()
+        if session.badge is None or session.since is None:
             return None
-        return DriverView(badge, name or "", since, offline)
+        return DriverView(session.badge, session.name or "", session.since, session.offline)
 
     async def login(self, badge: str, pin: str) -> LoginResult:
         badge = badge.strip()

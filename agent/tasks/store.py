@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from agent.contract.tasks import ScanEvidence, Task, TaskUpdate
 from agent.storage import Database
+from agent.tasks.table import State
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS task (
@@ -69,7 +70,7 @@ INSERT OR IGNORE INTO session (one) VALUES (1);
 @dataclass(slots=True)
 class TaskRow:
     task: Task
-    state: str
+    state: State
     step: int
     picked: list[str]
     evidence: list[ScanEvidence]
@@ -90,7 +91,16 @@ class CachedDriver:
     failures: int
 
 
-Session = tuple[str | None, str | None, datetime | None, bool, str | None]  # badge, name, since, offline, active
+@dataclass(frozen=True, slots=True)
+class Session:
+    """The session row: who is logged in (badge None: nobody), since when, whether the PIN
+    was checked offline, and the task id scans apply to."""
+
+    badge: str | None = None
+    name: str | None = None
+    since: datetime | None = None
+    offline: bool = False
+    active: str | None = None
 
 
 class Keep:
@@ -105,7 +115,7 @@ class TaskStore:
         self.path = Path(path)
         self.db = Database(path, SCHEMA, what="tasks", synchronous=synchronous)
         badge, name, since, offline, active = self.db.one("SELECT badge, name, since, offline, active FROM session")
-        self._session: Session = (badge, name, datetime.fromisoformat(since) if since else None, bool(offline), active)
+        self._session = Session(badge, name, datetime.fromisoformat(since) if since else None, bool(offline), active)
         self._sent_upto = 0  # pending rows up to this n are in the outbox; their delete is queued
 
     def close(self) -> None:
@@ -127,14 +137,14 @@ class TaskStore:
     @staticmethod
     def _row(r: tuple) -> TaskRow:
         return TaskRow(
-            task=Task.model_validate_json(r[0]), state=r[1], step=r[2], picked=json.loads(r[3]),
+            task=Task.model_validate_json(r[0]), state=State(r[1]), step=r[2], picked=json.loads(r[3]),
             evidence=[ScanEvidence.model_validate(e) for e in json.loads(r[4])],
             exception=r[5], note=r[6], seen_at=datetime.fromisoformat(r[7]))
 
     async def save(self, row: TaskRow, update: TaskUpdate | None = None, *, active: str | None | Keep = KEEP) -> None:
         """Write the task row, (if given) queue its update and (unless KEEP) set the session's
         active task, in one transaction."""
-        values = (row.task.task_id, row.task.model_dump_json(), row.state, row.step, json.dumps(row.picked),
+        values = (row.task.task_id, row.task.model_dump_json(), row.state.value, row.step, json.dumps(row.picked),
                   json.dumps([e.model_dump(mode="json") for e in row.evidence]), row.exception, row.note,
                   row.seen_at.isoformat())
         body = update.model_dump_json() if update is not None else None
@@ -149,7 +159,7 @@ class TaskStore:
 
         await self.db.write(write)
         if not isinstance(active, Keep):
-            self._session = (*self._session[:4], active)
+            self._session = replace(self._session, active=active)
 
     # -- unsent updates ----------------------------------------------------------------------
     def pending(self) -> list[tuple[int, TaskUpdate]]:
@@ -172,21 +182,21 @@ class TaskStore:
 
     @property
     def active(self) -> str | None:
-        return self._session[4]
+        return self._session.active
 
     async def set_session(self, badge: str | None, name: str | None, since: datetime | None, offline: bool) -> None:
-        self._session = (badge, name, since, offline, self._session[4])
+        self._session = replace(self._session, badge=badge, name=name, since=since, offline=offline)
         values = (badge, name, since.isoformat() if since else None, int(offline))
         await self.db.write(lambda c: c.execute("UPDATE session SET badge=?, name=?, since=?, offline=?", values))
 
     async def set_active(self, task_id: str | None) -> None:
-        self._session = (*self._session[:4], task_id)
+        self._session = replace(self._session, active=task_id)
         await self.db.write(lambda c: c.execute("UPDATE session SET active=?", (task_id,)))
 
     def set_active_soon(self, task_id: str | None) -> concurrent.futures.Future:
         """For callers that cannot await (`Board.select`): the mirror changes now, the row
         commits in order with every other write."""
-        self._session = (*self._session[:4], task_id)
+        self._session = replace(self._session, active=task_id)
         return self.db.write_soon(lambda c: c.execute("UPDATE session SET active=?", (task_id,)))
 
     # -- offline login cache -----------------------------------------------------------------

@@ -17,20 +17,48 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import cast, get_args
 
 from agent.contract.tasks import TaskState
 from agent.errors import IllegalTransition
 
-FINAL: frozenset[str] = frozenset({"COMPLETED", "CANCELLED", "REASSIGNED"})
+
+class State(StrEnum):
+    """A task's state on this PDA. The values are the contract's `TaskState` strings (what
+    `TaskUpdate.state` carries), plus NEW: a task id this PDA has never seen (not a wire state)."""
+
+    NEW = "NEW"
+    ASSIGNED = "ASSIGNED"
+    ACCEPTED = "ACCEPTED"
+    AT_SOURCE = "AT_SOURCE"
+    PICKED = "PICKED"
+    DELIVERED = "DELIVERED"
+    COMPLETED = "COMPLETED"
+    EXCEPTION = "EXCEPTION"
+    CANCELLED = "CANCELLED"
+    REASSIGNED = "REASSIGNED"
+
+    @property
+    def wire(self) -> TaskState:
+        """The contract's string for this state (NEW has none: nothing is sent about it)."""
+        if self is State.NEW:
+            raise ValueError("NEW is not a task state on the wire")
+        return cast(TaskState, self.value)
+
+
+if {s.value for s in State} - {"NEW"} != set(get_args(TaskState)):  # the contract moved: follow it here
+    raise AssertionError("agent.tasks.table.State and agent.contract.tasks.TaskState differ")
+
+NEW = State.NEW
+FINAL: frozenset[State] = frozenset({State.COMPLETED, State.CANCELLED, State.REASSIGNED})
 #: states the driver's list shows (EXCEPTION stays until the platform withdraws it), in order
-OPEN: tuple[str, ...] = ("ASSIGNED", "ACCEPTED", "AT_SOURCE", "PICKED", "DELIVERED", "EXCEPTION")
-VISIBLE: frozenset[str] = frozenset(OPEN)
+OPEN: tuple[State, ...] = (State.ASSIGNED, State.ACCEPTED, State.AT_SOURCE, State.PICKED, State.DELIVERED,
+                           State.EXCEPTION)
+VISIBLE: frozenset[State] = frozenset(OPEN)
 #: states in which the driver is working on the task (scans apply)
-WORKING: frozenset[str] = frozenset({"ACCEPTED", "AT_SOURCE", "PICKED", "DELIVERED"})
-
-
-#: the pseudo-state of a task id this PDA has never seen (not a wire state)
-NEW = "NEW"
+WORKING: frozenset[State] = frozenset({State.ACCEPTED, State.AT_SOURCE, State.PICKED, State.DELIVERED})
+#: states a task leaves the PDA in when the platform withdraws it (it may come back)
+WITHDRAWN: frozenset[State] = frozenset({State.CANCELLED, State.REASSIGNED})
 
 
 class Ev(StrEnum):
@@ -58,32 +86,33 @@ class Act(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    state: TaskState  # never NEW
+    state: State  # never NEW
     actions: tuple[Act, ...]
 
 
+S = State
 _WITHDRAW = {
-    Ev.CANCEL: Step("CANCELLED", (Act.EMIT, Act.DEACTIVATE, Act.NOTICE)),
-    Ev.REASSIGN: Step("REASSIGNED", (Act.EMIT, Act.DEACTIVATE, Act.NOTICE)),
+    Ev.CANCEL: Step(S.CANCELLED, (Act.EMIT, Act.DEACTIVATE, Act.NOTICE)),
+    Ev.REASSIGN: Step(S.REASSIGNED, (Act.EMIT, Act.DEACTIVATE, Act.NOTICE)),
 }
-_REPORT = {Ev.EXCEPTION: Step("EXCEPTION", (Act.EMIT, Act.DEACTIVATE))}
+_REPORT = {Ev.EXCEPTION: Step(S.EXCEPTION, (Act.EMIT, Act.DEACTIVATE))}
 
-TABLE: dict[tuple[str, Ev], Step] = {
-    (NEW, Ev.ASSIGN): Step("ASSIGNED", (Act.EMIT, Act.NOTICE)),
-    ("ASSIGNED", Ev.ACCEPT): Step("ACCEPTED", (Act.EMIT, Act.ACTIVATE)),
-    ("ACCEPTED", Ev.SOURCE_OK): Step("AT_SOURCE", (Act.EMIT,)),
-    ("AT_SOURCE", Ev.PIECE_OK): Step("AT_SOURCE", (Act.ADD_PIECE,)),
-    ("AT_SOURCE", Ev.LAST_PIECE_OK): Step("PICKED", (Act.ADD_PIECE, Act.EMIT)),
-    ("PICKED", Ev.DESTINATION_OK): Step("DELIVERED", (Act.EMIT,)),
-    ("DELIVERED", Ev.COMPLETE): Step("COMPLETED", (Act.EMIT, Act.DEACTIVATE)),
+TABLE: dict[tuple[State, Ev], Step] = {
+    (S.NEW, Ev.ASSIGN): Step(S.ASSIGNED, (Act.EMIT, Act.NOTICE)),
+    (S.ASSIGNED, Ev.ACCEPT): Step(S.ACCEPTED, (Act.EMIT, Act.ACTIVATE)),
+    (S.ACCEPTED, Ev.SOURCE_OK): Step(S.AT_SOURCE, (Act.EMIT,)),
+    (S.AT_SOURCE, Ev.PIECE_OK): Step(S.AT_SOURCE, (Act.ADD_PIECE,)),
+    (S.AT_SOURCE, Ev.LAST_PIECE_OK): Step(S.PICKED, (Act.ADD_PIECE, Act.EMIT)),
+    (S.PICKED, Ev.DESTINATION_OK): Step(S.DELIVERED, (Act.EMIT,)),
+    (S.DELIVERED, Ev.COMPLETE): Step(S.COMPLETED, (Act.EMIT, Act.DEACTIVATE)),
     **{(s, e): st for s in OPEN[:-1] for e, st in _REPORT.items()},
     **{(s, e): st for s in OPEN for e, st in _WITHDRAW.items()},
-    ("CANCELLED", Ev.REASSIGN_HERE): Step("ASSIGNED", (Act.RESET, Act.EMIT, Act.NOTICE)),
-    ("REASSIGNED", Ev.REASSIGN_HERE): Step("ASSIGNED", (Act.RESET, Act.EMIT, Act.NOTICE)),
+    (S.CANCELLED, Ev.REASSIGN_HERE): Step(S.ASSIGNED, (Act.RESET, Act.EMIT, Act.NOTICE)),
+    (S.REASSIGNED, Ev.REASSIGN_HERE): Step(S.ASSIGNED, (Act.RESET, Act.EMIT, Act.NOTICE)),
 }
 
 
-def step(state: str, event: Ev) -> Step:
+def step(state: State, event: Ev) -> Step:
     """The next state and actions, or IllegalTransition."""
     try:
         return TABLE[(state, event)]

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from agent.contract.tasks import Task, TaskState
+from agent.contract.tasks import Task
 from agent.tasks.messages import text
+from agent.tasks.table import State
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,13 +27,13 @@ class ScanResult:
     message_zh: str
     message_en: str
     task_id: str | None = None
-    state: TaskState | None = None
+    state: State | None = None
     picked: int = 0
     pieces: int = 0
     detail: str = ""
 
     @classmethod
-    def of(cls, ok: bool, code: str, task_id: str | None = None, state: TaskState | None = None,
+    def of(cls, ok: bool, code: str, task_id: str | None = None, state: State | None = None,
            picked: int = 0, pieces: int = 0, detail: str = "") -> ScanResult:
         zh, en = text(code)
         return cls(ok, code, zh, en, task_id, state, picked, pieces, detail)
@@ -43,7 +44,7 @@ class TaskView:
     """One task as the driver's list and the detail screen show it."""
 
     task: Task
-    state: TaskState
+    state: State
     picked: tuple[str, ...]  # piece keys scanned so far, in scan order
     overdue: bool
     exception: str | None = None
@@ -98,5 +99,5 @@ class BoardChange:
     """Passed to observers after any change: which task (None = the session or whole list)."""
 
     task_id: str | None
-    state: TaskState | None = None
+    state: State | None = None
     notices: tuple[Notice, ...] = field(default_factory=tuple)

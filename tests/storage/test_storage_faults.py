@@ -156,7 +156,7 @@ def test_a_corrupt_task_db_is_moved_aside_and_the_board_starts(tmp_path):
         assert board.storage_reasons() == [f"tasks database was corrupt, moved aside to {aside}"]
         assert board.tasks() == []
     finally:
-        board.close()
+        asyncio.run(board.close())
 
 
 def test_only_real_corruption_is_read_as_corrupt(tmp_path):
@@ -256,7 +256,7 @@ def test_files_are_created_0600_in_a_0700_folder(tmp_path):
     with Outbox(folder / "lane-1.db", "lane-1") as outbox:
         outbox.put("scan", {"n": 1})
         board = Board(folder / "lane-1.tasks.db", node="pda-1", recorder=TaskRecorder())
-        board.close()
+        asyncio.run(board.close())
         open_people_db(folder / "lane-1.people.db").close()  # hashed ID keys: others must not read them
         made = [p for p in folder.iterdir()]
         assert {p.name for p in made} >= {"lane-1.db", "lane-1.db-wal", "lane-1.db-shm", "lane-1.tasks.db",

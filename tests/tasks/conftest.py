@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from .fakes import Rig
@@ -11,4 +13,4 @@ from .fakes import Rig
 def rig(tmp_path):
     made = Rig(tmp_path)
     yield made
-    made.board.close()
+    asyncio.run(made.board.close())

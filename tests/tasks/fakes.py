@@ -3,6 +3,7 @@ plays the platform's driver_login, and a builder for platform commands."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -92,7 +93,7 @@ class Rig:
                      clock=self.clock, config=self.config)
 
     def reboot(self) -> Board:
-        self.board.close()
+        asyncio.run(self.board.close())
         self.board = self._new()
         return self.board
 

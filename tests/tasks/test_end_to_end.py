@@ -124,7 +124,7 @@ def test_inspection_task_from_platform_to_completion_across_a_broker_outage(mosq
             await asyncio.sleep(0.3)  # a duplicate would arrive now
         finally:
             await link.stop()
-            board.close()
+            await board.close()
             outbox.close()
 
     try:

@@ -64,7 +64,7 @@ def test_offline_cache_expires(tmp_path):
         result = run(rig.board.login("D1024", "4711"))
         assert (result.ok, result.code) == (False, "login_expired")
     finally:
-        rig.board.close()
+        run(rig.board.close())
 
 
 def test_wrong_offline_pins_lock_the_badge_until_an_online_login(tmp_path):
@@ -79,7 +79,7 @@ def test_wrong_offline_pins_lock_the_badge_until_an_online_login(tmp_path):
         rig.platform.down = True
         assert run(rig.board.login("D1024", "4711")).code == "login_ok_offline"
     finally:
-        rig.board.close()
+        run(rig.board.close())
 
 
 def test_a_platform_refusal_forgets_the_cached_pin(rig: Rig):
@@ -94,13 +94,13 @@ def test_no_requester_means_offline(tmp_path):
     rig = Rig(tmp_path)
     try:
         run(rig.board.login("D1024", "4711"))
-        rig.board.close()
+        run(rig.board.close())
         from agent.tasks import Board
         rig.board = Board(rig.path, node="pda-1", recorder=rig.recorder, requester=None, clock=rig.clock,
                           config=rig.config)
         assert run(rig.board.login("D1024", "4711")).code == "login_ok_offline"
     finally:
-        rig.board.close()
+        run(rig.board.close())
 
 
 def test_a_too_short_pin_is_refused_without_asking(rig: Rig):
@@ -118,7 +118,7 @@ def test_shift_change_keeps_the_old_driver_when_the_new_login_fails(rig: Rig):
 
 def test_the_pin_is_never_stored_in_clear(rig: Rig):
     run(rig.board.login("D1024", "4711"))
-    rig.board.close()
+    run(rig.board.close())
     db = sqlite3.connect(rig.path)
     dump = "\n".join(db.iterdump())
     db.close()
