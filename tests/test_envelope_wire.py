@@ -106,3 +106,20 @@ def test_what_the_quick_check_cannot_vouch_for_is_refused_by_the_model(change):
 def test_a_body_that_is_neither_model_nor_dict_goes_through_the_model():
     fields = envelope_fields("lane-1", "scan", [1, 2], TIMES[0])  # type: ignore[arg-type]
     assert wire_form(fields) == dump(Envelope(id=fields["id"], node="lane-1", type="scan", body=[1, 2], ts=TIMES[0]))
+
+
+def test_ids_made_in_one_millisecond_decode_to_it_and_count_up_across_a_carry(monkeypatch):
+    """The next id in a millisecond rewrites only its last two characters, unless the +1
+    carries past them: an independent ULID parser must read every one as (time, random + 1)."""
+    import time
+
+    from ulid import ULID
+
+    from agent.contract import envelope
+
+    ms = time.time_ns() // 1_000_000 + 60_000  # a minute ahead: every id below stays in that millisecond
+    start = (7 << 70) | (3 << 10) | 1021  # three steps below a carry out of the last 10 bits
+    monkeypatch.setattr(envelope, "_id_last", [ms, start, str(ULID.from_int(ms << 80 | start))])
+    ids = [envelope.new_id() for _ in range(6)]
+    assert [int(ULID.from_str(text)) for text in ids] == [ms << 80 | (start + k) for k in range(1, 7)]
+    assert ids == sorted(ids)
