@@ -70,6 +70,8 @@ class LaneRunner:
         self._lock = asyncio.Lock()  # one turn at a time: lane, actions, coils
         self.books = LaneBooks(self.settings.lane, recorder, journal, clock, self.counters)
         self._tasks: set[asyncio.Task] = set()
+        #: set after every turn: wakes a station that ticks slowly while the lane is at rest
+        self.stirred = asyncio.Event()
 
     # -- inputs ------------------------------------------------------------------------------
     async def feed(self, *events: ev.Event) -> ev.Refuse | None:
@@ -99,6 +101,19 @@ class LaneRunner:
 
     async def tick(self) -> None:
         await self._run([ev.Tick()])
+
+    @property
+    def at_rest(self) -> bool:
+        """Nothing a tick could change: the lane idle with no timer armed, the barrier down on
+        its closed limit with the coils written, no open wish, the module answering and no
+        platform request out. Every time rule needs one of these to be false (a lane timer, a
+        boom off its closed limit for the close hold-off, an open wish for its expiry), and
+        each of them only becomes false in a turn, which sets `stirred`."""
+        lane, guard, inputs = self.lane, self.guard, self.guard.inputs
+        return (lane.state is ev.State.IDLE and lane.deadline is None and lane.backout_at is None
+                and lane.close_due is None and not guard.want_open and inputs is not None
+                and bool(inputs.closed_limit) and not guard.estop and not guard.controller_lost
+                and self.written is not None and self._last_write_error is None and not self._tasks)
 
     async def safe_state(self, why: str) -> None:
         """No motion, red light; the lane's wish is 'closed' (closed only when the guard allows)."""
@@ -139,6 +154,7 @@ class LaneRunner:
             if len(self._tasks) > spawned:
                 await asyncio.sleep(0)  # let a new gate_verify leave before the records are written
             self.books.add(_coalesce(bookkeeping))  # queued, in turn order; never waited for here
+            self.stirred.set()
             return refusals[0] if refusals else None
 
     async def _do(self, action: ev.Action) -> ev.Event | None:
