@@ -142,7 +142,12 @@ class ClassCap(_Section):
 CapClass = Literal["control", "transactional", "telemetry", "answers"]
 
 
-def _default_caps() -> dict[CapClass, ClassCap]:
+def _default_caps() -> dict[str, ClassCap]:
+    """The defaults by plain class name (as the outbox takes them)."""
+    return {name: cap for name, cap in _class_caps().items()}
+
+
+def _class_caps() -> dict[CapClass, ClassCap]:
     return {
         "control": ClassCap(max_rows=10_000, max_bytes=16 * 2**20),
         "transactional": ClassCap(max_rows=1_000_000, max_bytes=1024 * 2**20),
@@ -159,14 +164,14 @@ class StorageSection(_Section):
     group_commit_ms: float = Field(default=2.0, ge=0, le=100, description="records arriving within this window share "
                                    "one commit")
     caps: dict[CapClass, ClassCap] = Field(
-        default_factory=_default_caps, description="limits per priority class ([storage.caps.transactional] ...); "
+        default_factory=_class_caps, description="limits per priority class ([storage.caps.transactional] ...); "
         "defaults: control 10,000 rows / 16 MiB, transactional 1,000,000 / 1 GiB, telemetry 100,000 / 64 MiB / 1 day,"
         " answers (command answers) 5,000 / 8 MiB")
 
     @field_validator("caps")
     @classmethod
     def _all_classes(cls, value: dict[CapClass, ClassCap]) -> dict[CapClass, ClassCap]:
-        merged = _default_caps()
+        merged = _class_caps()
         merged.update(value)
         return merged
 
