@@ -142,8 +142,7 @@ class Outbox:
         self.node_id = node_id
         self._clock = clock
         self._put_timeout = put_timeout_s
-        merged = _default_caps()
-        merged.update(caps or {})
+        merged: dict[str, ClassCap] = {**_default_caps(), **(caps or {})}
         self.caps = merged
         conn, moved = open_db(self.path, synchronous, clock.now())  # StorageError when the file may not be used
         self.corrupt_moved_to = str(moved) if moved else None

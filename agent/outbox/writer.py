@@ -154,8 +154,8 @@ class Writer:
         self.commits = 0
         self.unsynced_commits = 0  # cycles with deletes or health only, committed without an fsync
         self.seq = int(self._meta("seq") or 0)
-        for p in range(CLASSES):
-            self.dropped[p] = int(self._meta(f"dropped:{p}") or 0)
+        for p in Priority:
+            self.dropped[p] = int(self._meta(f"dropped:{p.value}") or 0)
         for prio, count, size in conn.execute("SELECT prio, COUNT(*), COALESCE(SUM(length(payload)), 0) FROM outbox GROUP BY prio"):
             self.rows[prio], self.bytes[prio] = count, size
         self._thread = threading.Thread(target=self._run, name="portedge-outbox-writer", daemon=True)
@@ -263,8 +263,8 @@ class Writer:
         taken: list[list[PutRequest]] = [[] for _ in range(CLASSES)]
         rows, size = list(self.rows), list(self.bytes)
         with self._cond:
-            for p, queue in enumerate(self._waiting):
-                cap = self._caps[p]
+            for p in Priority:
+                queue, cap = self._waiting[p], self._caps[p]
                 while queue:
                     req = queue[0]
                     if req.state is not PENDING:
@@ -327,7 +327,7 @@ class Writer:
                     rows[prio] -= 1
                     size[prio] -= length
                     deleted.append(rid)
-            for p in range(CLASSES):
+            for p in Priority:
                 for req in taken[p]:
                     seq = self._insert(req, seq)
                     if req.state is COMMITTING:
@@ -336,9 +336,9 @@ class Writer:
             self._drop_telemetry(rows, size, dropped)
             if seq != self.seq:
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seq', ?)", (seq,))
-            for p in range(CLASSES):
+            for p in Priority:
                 if dropped[p] != self.dropped[p]:
-                    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"dropped:{p}", dropped[p]))
+                    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (f"dropped:{p.value}", dropped[p]))
             if health is not None:
                 conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('health', ?)", (health,))
             conn.execute("COMMIT")
@@ -365,7 +365,7 @@ class Writer:
             self.disk_full, self.fault = False, None
         if deleted or acks:
             self._on_deleted(acks)
-        resent = [(p, req.seq) for p in range(CLASSES) for req in taken[p] if req.fixed_seq and req.state is COMMITTING]
+        resent = [(p.value, req.seq) for p in Priority for req in taken[p] if req.fixed_seq and req.state is COMMITTING]
         if resent and self._on_resent is not None:
             self._on_resent(resent)  # before the wake-up: the reader must look behind its cursor
         if any(taken):
