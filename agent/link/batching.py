@@ -6,7 +6,7 @@ one topic that are waiting together go out as one batch (agent.contract.batch), 
 class's record and byte caps; everything else goes one row per message:
 - a class whose batching is off (config `[link.batch.<class>] enabled = false`);
 - command answers (`answers` class, `res/*`): a platform pairs each with its command;
-- a row with MQTT 5 properties to carry (correlation id, response topic, expiry) or its own
+- a row with a correlation id, reply topic or expiry (MQTT 5 properties to carry) or its own
   destination topic (a reply_to);
 - a row bigger than the class's byte cap.
 A batch of one is sent as the plain envelope. Nothing waits to fill a batch: a lone record
@@ -58,19 +58,21 @@ class Packer:
 
     def plan(self, rows: list[Row], topic_for: Callable[[Row], str],
              properties_for: Callable[[Row], object | None]) -> list[Outgoing]:
-        slots: list[tuple[Row, object | None] | _Open] = []
-        open_by_topic: dict[tuple[str, str], _Open] = {}
+        """The messages for `rows`. `topic_for` is asked once per batch and per lone row,
+        `properties_for` only for a row that carries a correlation id, reply topic or expiry
+        (such a row always goes alone)."""
+        slots: list[Row | _Open] = []
+        open_by_topic: dict[tuple[str, str, str | None], _Open] = {}
+        caps_of = self._caps
         for row in rows:
-            caps = self._caps.get(row.priority)
-            props = properties_for(row)
-            if caps is None or props is not None or row.topic is not None or len(row.payload) + OVERHEAD_BYTES > caps[1]:
-                slots.append((row, props))
+            caps = caps_of.get(row.priority)
+            if caps is None or row.topic is not None or row.correlation_id or row.reply_to or row.expires \
+                    or len(row.payload) + OVERHEAD_BYTES > caps[1]:
+                slots.append(row)
                 continue
-            max_records, max_bytes = caps
-            key = (row.priority, topic_for(row))
+            key = (row.priority, row.kind, row.name)  # the topic of a row with no topic of its own
             current = open_by_topic.get(key)
-            if current is not None and len(current.rows) < max_records and \
-                    current.size + 1 + len(row.payload) <= max_bytes:
+            if current is not None and len(current.rows) < caps[0] and current.size + 1 + len(row.payload) <= caps[1]:
                 current.rows.append(row)
                 current.size += 1 + len(row.payload)
                 continue
@@ -80,8 +82,7 @@ class Packer:
         out: list[Outgoing] = []
         for slot in slots:
             if not isinstance(slot, _Open):
-                row, props = slot
-                out.append(Outgoing((row.rid,), topic_for(row), row.payload, props))
+                out.append(Outgoing((slot.rid,), topic_for(slot), slot.payload, properties_for(slot)))
             elif len(slot.rows) == 1:
                 row = slot.rows[0]
                 out.append(Outgoing((row.rid,), topic_for(row), row.payload, None))

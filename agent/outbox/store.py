@@ -336,8 +336,14 @@ class Outbox:
     def next_batch(self, limit: int) -> list[Row]:
         """Up to `limit` rows in (class, seq) order (`PUBLISH_ORDER`) that are not already in flight."""
         out: list[Row] = []
+        # the writer's row counts are replaced after each COMMIT and before it wakes the link:
+        # a class counted empty has no committed row, and skipping its query spares the reader
+        # three of its four queries per refill in the usual case of one busy class
+        counts = self._writer.rows
         with self._lock:
             for prio in PUBLISH_ORDER:
+                if counts[prio] == 0:
+                    continue
                 while len(out) < limit:
                     want = limit - len(out)
                     with self._read_lock:
