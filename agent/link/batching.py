@@ -21,10 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from agent.config.model import BatchClass, ClassBatch
 from agent.contract.batch import OVERHEAD_BYTES, pack
 from agent.outbox import Row
+
+if TYPE_CHECKING:
+    from paho.mqtt.properties import Properties
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +38,7 @@ class Outgoing:
     rids: tuple[int, ...]
     topic: str
     payload: bytes
-    properties: object | None  # paho Properties for a lone row with MQTT 5 properties
+    properties: Properties | None  # for a lone row with MQTT 5 properties to carry
 
 
 class _Open:
@@ -57,7 +61,7 @@ class Packer:
         return priority in self._caps
 
     def plan(self, rows: list[Row], topic_for: Callable[[Row], str],
-             properties_for: Callable[[Row], object | None]) -> list[Outgoing]:
+             properties_for: Callable[[Row], Properties | None]) -> list[Outgoing]:
         """The messages for `rows`. `topic_for` is asked once per batch and per lone row,
         `properties_for` only for a row that carries a correlation id, reply topic or expiry
         (such a row always goes alone)."""

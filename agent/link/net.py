@@ -4,7 +4,12 @@ paho-mqtt is not safe to drive from two threads without its own `loop_start` thr
 that thread reconnects on paho's schedule (no jitter) and keeps its own resend queue. So we
 drive paho ourselves with `loop_read/loop_write/loop_misc` around one `select()`, take work
 from the asyncio side through a queue plus a wake-up socket, and hand every paho event back
-to the asyncio loop in order, batched, with `call_soon_threadsafe`.
+to the asyncio loop in order, batched, with `call_soon_threadsafe`, as typed events
+(`NetEvent`: Connected, Acked, Received, ...).
+
+A published message carries one outbox row or a batch of them (agent.link.batching); paho's
+message id maps to the rows, and its PUBACK acks them all at once: one dict pop and one list
+extend per PUBACK, the acked rows handed over as one `Acked` list per select round.
 
 Invariants:
 - Every paho call happens on this thread.
@@ -284,7 +289,7 @@ class NetThread:
             return  # the loop releases these on the disconnect event it has (or will have)
         rows = self._rows
         for m in messages:
-            info = client.publish(m.topic, m.payload, qos=1, properties=m.properties)  # type: ignore[arg-type]
+            info = client.publish(m.topic, m.payload, qos=1, properties=m.properties)
             if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_AGAIN:
                 log.debug("publish of rows %s returned %s", m.rids, mqtt.error_string(info.rc))
             rows[info.mid] = m.rids  # paho keeps even a failed one queued; a PUBACK may still come
