@@ -86,9 +86,12 @@ def utc_now() -> datetime:
 
 
 class Strict(BaseModel):
-    """Base for every wire model: unknown fields are errors, values are checked on assignment."""
+    """Base for every wire model: unknown fields are errors, values are checked on assignment.
+    Each model's validator and serializer are built on its first use (`defer_build`), not at
+    import: a gate lane never builds the PDA's or the turnstile's models; the schema and
+    AsyncAPI generators build every one they are asked for."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, defer_build=True)
 
 
 class Envelope(Strict, Generic[B]):

@@ -23,7 +23,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from agent.clock import SYSTEM_CLOCK, Clock
-from agent.codecs.sam import CardRead
 from agent.config.model import GateSection
 from agent.contract.devices import CameraRead, Weight
 from agent.contract.envelope import new_id
@@ -160,7 +159,7 @@ class GateStation:
             elif isinstance(event, Weight):
                 if device == cfg.scale:
                     await self.runner.feed(ev.Weighed(event))
-            elif device == cfg.driver_reader and self.site_key is not None and isinstance(event, CardRead):
+            elif device == cfg.driver_reader and self.site_key is not None and _is_card(event):
                 from agent.personnel.identity import CHINA, driver_ref
 
                 ref, problem = driver_ref(event, self.site_key, self.clock.now().astimezone(CHINA).date())
@@ -175,3 +174,11 @@ class GateStation:
 
     def command_handlers(self) -> dict[str, Handler]:
         return self.commands.handlers()
+
+
+def _is_card(event: Any) -> bool:
+    """A driver card read. The codec's tables (~0.8 MB) load only on a lane with a card reader:
+    only its events are ever asked about."""
+    from agent.codecs.sam import CardRead
+
+    return isinstance(event, CardRead)
