@@ -201,10 +201,11 @@ class Outbox:
             raise ValueError(f"put_many takes 1 to {MAX_PUT_MANY} records, not {len(records)}")
         made = [self._request(type, body, priority, kind, None, None, None, None, None) for type, body in records]
         reqs = [req for req, _ in made]
-        cap = self.caps[priority]
-        if priority != "telemetry" and len(reqs) > cap.max_rows:
-            raise ValueError(f"a burst of {len(reqs)} records can never fit the {priority} class's cap ({cap.max_rows} rows)")
-        reqs[0].together, reqs[0].together_bytes = len(reqs), sum(len(req.payload) for req in reqs)
+        cap, size = self.caps[priority], sum(len(req.payload) for req in reqs)
+        if priority != "telemetry" and (len(reqs) > cap.max_rows or size > cap.max_bytes):
+            raise ValueError(f"a burst of {len(reqs)} records ({size} bytes) can never fit the {priority} class's cap"
+                             f" ({cap.max_rows} rows / {cap.max_bytes} bytes)")
+        reqs[0].together, reqs[0].together_bytes = len(reqs), size
         return reqs, [fields for _, fields in made]
 
     def put(self, type: str, body: BaseModel | dict, priority: str = "transactional", *, kind: Kind | str = Kind.EVT,

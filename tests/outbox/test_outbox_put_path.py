@@ -70,10 +70,12 @@ def test_a_burst_that_does_not_fit_its_class_is_stored_whole_later_or_not_at_all
 
 
 def test_bursts_that_can_never_be_stored_are_refused_at_once(tmp_path):
-    caps = {"control": ClassCap(max_rows=4, max_bytes=1_000_000)}
+    caps = {"control": ClassCap(max_rows=4, max_bytes=1_000_000), "transactional": ClassCap(max_rows=100, max_bytes=2_000)}
     with Outbox(tmp_path / "o.db", "lane-1", caps=caps) as outbox:
         with pytest.raises(ValueError, match="cap"):
             outbox.put_many([("lane_event", {"n": i}) for i in range(5)], "control")
+        with pytest.raises(ValueError, match="bytes"):
+            outbox.put_many([("scan", {"data": "x" * 500}) for _ in range(4)])
         with pytest.raises(ValueError, match="1 to"):
             outbox.put_many([])
         with pytest.raises(ValueError, match="1 to"):
