@@ -171,9 +171,7 @@ class StorageSection(_Section):
     @field_validator("caps")
     @classmethod
     def _all_classes(cls, value: dict[CapClass, ClassCap]) -> dict[CapClass, ClassCap]:
-        merged = _class_caps()
-        merged.update(value)
-        return merged
+        return _class_caps() | value
 
 
 class ClassBatch(_Section):
@@ -209,10 +207,8 @@ class LinkSection(_Section):
 
     @field_validator("batch")
     @classmethod
-    def _all_classes(cls, value: dict) -> dict:
-        merged = _default_batching()
-        merged.update(value)
-        return merged
+    def _all_classes(cls, value: dict[BatchClass, ClassBatch]) -> dict[BatchClass, ClassBatch]:
+        return _default_batching() | value
 
 
 class CommandsSection(_Section):

@@ -4,7 +4,6 @@ together, callers woken in batches, time limits and cancellation without loss or
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 
 import pytest
@@ -14,15 +13,7 @@ from agent.errors import StorageFullError
 from agent.outbox import Outbox
 from agent.outbox import writer as writer_module
 from agent.outbox.store import MAX_PUT_MANY
-
-
-def committed_rows(path) -> list[tuple[int, str]]:
-    """Read with a separate connection: what a crash right now would leave on disk."""
-    conn = sqlite3.connect(str(path))
-    try:
-        return conn.execute("SELECT seq, msg_id FROM outbox ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+from tests.outbox.disk import committed_rows
 
 
 def test_put_many_returns_committed_records_in_order_from_one_commit(tmp_path):

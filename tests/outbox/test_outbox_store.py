@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 
 import pytest
@@ -14,15 +13,7 @@ from agent.errors import StorageFullError
 from agent.health import assemble
 from agent.outbox import Outbox
 from agent.outbox.schema import stamp_seq
-
-
-def committed_rows(path) -> list[tuple[int, str]]:
-    """Read with a separate connection: what a crash right now would leave on disk."""
-    conn = sqlite3.connect(str(path))
-    try:
-        return conn.execute("SELECT seq, msg_id FROM outbox ORDER BY seq").fetchall()
-    finally:
-        conn.close()
+from tests.outbox.disk import committed_rows
 
 
 def test_put_returns_only_committed_rows_and_seq_survives_restart(tmp_path):
