@@ -135,18 +135,20 @@ def kill_trial(port: int, tmp: Path, who: str, devices: int, events: int, rate: 
     receiver = subprocess.Popen([sys.executable, str(HERE / "receiver.py"), "--port", str(port), "--marks",
                                  str(trial / "received"), "--events", str(events), "--base", str(base)],
                                 stdout=subprocess.PIPE, text=True)
+    producer: subprocess.Popen | None = None
     try:
         if receiver.stdout is None or receiver.stdout.readline().strip() != "ready":
             raise RuntimeError("the receiver did not subscribe")
         args = ["--data", str(trial), "--events", str(events), "--devices", str(devices), "--base", str(base)]
-        producer = subprocess.Popen(producer_cmd(who, port, *args, "--rate", str(rate),
-                                                 "--accepted", str(trial / "accepted")),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        with open(trial / "producer.log", "wb") as log:  # a file, not a pipe nobody reads while it runs
+            producer = subprocess.Popen(producer_cmd(who, port, *args, "--rate", str(rate),
+                                                     "--accepted", str(trial / "accepted")),
+                                        stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + TIMEOUT_S
         while accepted.seen() < events // 2:
             if producer.poll() is not None or time.monotonic() > deadline:
-                err = producer.stderr.read() if producer.stderr else ""
                 producer.kill()
+                err = (trial / "producer.log").read_text(errors="replace")
                 raise RuntimeError(f"{who} ended before half its events were accepted: {err[-2000:]}")
             time.sleep(0.002)
         producer.send_signal(signal.SIGKILL)
@@ -156,6 +158,9 @@ def kill_trial(port: int, tmp: Path, who: str, devices: int, events: int, rate: 
         wait_quiet(received)
         return tally(accepted.snapshot(), received.snapshot()), at_kill, drained.get("left", 0)
     finally:
+        if producer is not None and producer.poll() is None:  # interrupted mid-trial
+            producer.kill()
+            producer.wait()
         receiver.terminate()
         receiver.wait(10)
         accepted.close()
@@ -208,6 +213,8 @@ def main() -> int:
     parser.add_argument("--paced-rate", type=float, default=2_000, help="events/s of the paced kill trials")
     parser.add_argument("--json", help="also write every figure of every round to this file")
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C: the broker, the receivers and the producers are stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ensure_peer()
     rounds: list[dict] = []
     base = 0
