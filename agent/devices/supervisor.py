@@ -13,7 +13,7 @@ Status reported through the driver (and so to the sink as a `DeviceStatus`):
     device is retried all the same, because one device must never stop the others;
   - online:  the port is open and being served.
 
-Backoff: the node's one backoff (agent.link.backoff) with equal jitter: attempt n waits
+Backoff: the node's one backoff (agent.backoff) with equal jitter: attempt n waits
 d/2 + U(0, d/2) with d = min(cap, base * 2**n), from the device's `reconnect_base_s` and
 `reconnect_cap_s`. The attempt count resets once a session stayed online for at least `cap`
 seconds or delivered bytes. Randomness comes from the injected seeded `random.Random`.
@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.contract.node import DeviceState
 from agent.devices.base import Driver
-from agent.link.backoff import Backoff, Jitter
+from agent.backoff import Backoff, Jitter
 
 log = logging.getLogger(__name__)
 

@@ -60,7 +60,7 @@ from agent.contract.topics import Kind, Topic, node_filter
 from agent.errors import InvalidAnswerError, RequestTimeoutError, StorageFullError, TopicError
 from agent.health import assemble
 from agent.link import net
-from agent.link.backoff import Backoff
+from agent.backoff import Backoff
 from agent.link.batching import Packer
 from agent.link.commands import CommandDesk, Handler
 from agent.outbox import Outbox, Row

@@ -5,7 +5,7 @@ expiry), a retained birth `state` and a retained last will, a per-node `seq`, Qo
 lane or PDA traffic plus heartbeats, and a subscription to its `cmd/+`: every command gets a
 Response on its `reply_to`, so the platform can time the platform -> node path; it is checked
 by the agent's own command checks (agent.link.commands `admit`, `timely`). After a lost
-connection it reconnects with exponential backoff and full jitter (agent.link.backoff.Backoff,
+connection it reconnects with exponential backoff and full jitter (agent.backoff.Backoff,
 the agent's own helper).
 
 What it deliberately is not: a node has no SQLite outbox. A thousand writer threads would
@@ -32,7 +32,7 @@ from agent.config.model import CommandsSection
 from agent.contract.envelope import Envelope, ErrorBody, Response, new_id, peek_fields
 from agent.contract.node import NodeState
 from agent.contract.topics import Kind, Topic, node_filter
-from agent.link.backoff import Backoff
+from agent.backoff import Backoff
 from agent.link.commands import Refusal, admit, timely
 from simulators.fleet import traffic
 from simulators.fleet.loop import PollLoop

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 
 from _serial_kit import RecordingSink, plain_scanner, supervised, toledo, yaohua
 
@@ -12,7 +11,6 @@ from agent.contract.node import DeviceStatus
 from agent.devices.registry import build_drivers
 from agent.devices.scanner import PlainScannerDriver
 from agent.devices.weighbridge import ToledoDriver, YaohuaDriver
-from agent.link.backoff import Backoff, Jitter
 from firmware_stubs.plain_scanner import PlainScanner
 from firmware_stubs.toledo import ToledoIndicator
 from firmware_stubs.yaohua import YaohuaIndicator
@@ -69,16 +67,6 @@ def test_a_port_that_is_not_there_is_reported_offline_and_retried(tmp_path):
     first = sink.of("ghost", DeviceStatus)[0]
     assert "cannot open" in first.detail
     assert driver.counters["opens"] == 0
-
-
-def test_backoff_grows_to_the_cap_with_jitter_and_replays_from_the_seed():
-    a_run, b_run = (Backoff(0.5, 30.0, random.Random(3), Jitter.EQUAL) for _ in range(2))
-    a = [a_run.next_delay() for _ in range(10)]
-    b = [b_run.next_delay() for _ in range(10)]
-    assert a == b
-    for n, delay in enumerate(a):
-        ceiling = min(30.0, 0.5 * 2**n)
-        assert ceiling / 2 <= delay <= ceiling
 
 
 def test_silent_port_goes_offline_and_is_reopened(tmp_path):

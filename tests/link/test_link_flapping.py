@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from agent.link import Backoff, Link
+from agent.backoff import Backoff
+from agent.link import Link
 from agent.outbox import Outbox
 from tests.link.conftest import node_config
 

@@ -14,7 +14,7 @@ from agent.contract.envelope import MAX_COMMAND_BYTES, utc_now
 from agent.contract.gate import LaneMode
 from agent.contract.topics import Kind, Topic, site_filter
 from agent.errors import InvalidAnswerError, InvalidCommandError, RequestTimeoutError
-from agent.link import Backoff, Link
+from agent.link import Link
 from agent.outbox import Outbox
 from simulators.mosquitto import Tls
 from tests.link.conftest import node_config
@@ -238,16 +238,6 @@ def test_wrong_password_is_counted_and_explained(mosquitto_factory, tmp_path):
 
     health = run_node(config, scenario)
     assert not health.connected and any("refused" in r for r in health.degraded), health.degraded
-
-
-def test_backoff_is_full_jitter_capped_and_replayable():
-    a, b = Backoff(0.5, 30.0, random.Random(9)), Backoff(0.5, 30.0, random.Random(9))
-    delays = [a.next_delay() for _ in range(40)]
-    assert delays == [b.next_delay() for _ in range(40)]
-    assert all(0 <= d <= 30.0 for d in delays) and max(delays[10:]) > 15.0
-    assert all(d <= 0.5 * 2**i for i, d in enumerate(delays[:6]))
-    fleet = sorted(Backoff(0.5, 30.0, random.Random(seed)).next_delay() for seed in range(100))
-    assert fleet[-1] - fleet[0] > 0.4, "a fleet would reconnect in lockstep"
 
 
 def test_stop_always_ends_even_when_a_wake_up_lands_with_it(mosquitto, tmp_path):
