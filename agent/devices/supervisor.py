@@ -30,10 +30,10 @@ import logging
 import random
 from collections.abc import Sequence
 
+from agent.backoff import Backoff, Jitter
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.contract.node import DeviceState
 from agent.devices.base import Driver
-from agent.backoff import Backoff, Jitter
 
 log = logging.getLogger(__name__)
 

@@ -50,6 +50,7 @@ from paho.mqtt.properties import Properties
 from pydantic import BaseModel, ValidationError
 
 from agent import __version__, metrics
+from agent.backoff import Backoff
 from agent.clock import SYSTEM_CLOCK, Clock
 from agent.config.model import NodeConfig, address_port, public_url
 from agent.contract.broker import MAX_PACKET_BYTES
@@ -60,7 +61,6 @@ from agent.contract.topics import Kind, Topic, node_filter
 from agent.errors import InvalidAnswerError, RequestTimeoutError, StorageFullError, TopicError
 from agent.health import assemble
 from agent.link import net
-from agent.backoff import Backoff
 from agent.link.batching import Packer
 from agent.link.commands import CommandDesk, Handler
 from agent.outbox import Outbox, Row

@@ -28,11 +28,11 @@ from paho.mqtt.properties import Properties
 from pydantic import BaseModel
 
 from agent import __version__
+from agent.backoff import Backoff
 from agent.config.model import CommandsSection
 from agent.contract.envelope import Envelope, ErrorBody, Response, new_id, peek_fields
 from agent.contract.node import NodeState
 from agent.contract.topics import Kind, Topic, node_filter
-from agent.backoff import Backoff
 from agent.link.commands import Refusal, admit, timely
 from simulators.fleet import traffic
 from simulators.fleet.loop import PollLoop
