@@ -73,6 +73,8 @@ class Packer:
             if caps is None or row.topic is not None or row.correlation_id or row.reply_to or row.expires \
                     or len(row.payload) + OVERHEAD_BYTES > caps[1]:
                 slots.append(row)
+                if row.topic is None:  # a later record of its topic must not join a batch sent before it
+                    open_by_topic.pop((row.priority, row.kind, row.name), None)
                 continue
             key = (row.priority, row.kind, row.name)  # the topic of a row with no topic of its own
             current = open_by_topic.get(key)

@@ -74,6 +74,19 @@ def test_what_is_never_batched_goes_one_per_message():
     assert _plan([_row(1), _row(2)], off) == [((1,), "evt/scan"), ((2,), "evt/scan")]
 
 
+def test_a_row_that_goes_alone_closes_the_open_batch_of_its_topic():
+    """Seq order across messages: a record that must go alone (over the byte cap, or with MQTT 5
+    properties) between batchable records of its topic ends the batch before it, so a later
+    record never rides in a message published before it."""
+    policy = {"transactional": ClassBatch(max_bytes=1024)}
+    assert _plan([_row(1), _row(2, size=2000), _row(3)], policy) == [((1,), "evt/scan"), ((2,), "evt/scan"),
+                                                                      ((3,), "evt/scan")]
+    assert _plan([_row(1), _row(2), _row(3, correlation_id="c-1"), _row(4), _row(5)]) == [
+        ((1, 2), "evt/scan"), ((3,), "evt/scan"), ((4, 5), "evt/scan")]
+    assert _plan([_row(1), _row(2, name="weight"), _row(3, name="weight", correlation_id="c"), _row(4)]) == [
+        ((1, 4), "evt/scan"), ((2,), "evt/weight"), ((3,), "evt/weight")], "another topic's lone row closes nothing here"
+
+
 def test_a_packed_batch_is_what_the_published_schema_and_the_models_accept(tmp_path):
     with Outbox(tmp_path / "o.db", "lane-1") as outbox:
         for i in range(3):
