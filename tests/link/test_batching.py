@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 from pathlib import Path
 
 import jsonschema
@@ -24,6 +25,7 @@ from agent.link.batching import Packer
 from agent.link.net import Acked, NetThread, PublishRefused
 from agent.outbox import Outbox, Row
 from tests.link.conftest import node_config
+from tests.outbox.disk import committed_rows
 
 BUNDLE = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "portedge-v1.schema.json"
 
@@ -130,10 +132,33 @@ def test_a_batch_puback_acks_all_its_rows_and_a_refusal_names_them_all():
 
 
 def test_batched_records_arrive_each_with_its_id_and_seq_and_rows_go_only_after_the_puback(
-        mosquitto, collector_factory, tmp_path):
+        mosquitto, collector_factory, tmp_path, mocker):
+    """The PUBACKs are held at the network thread's callback (a unit seam; the broker is real):
+    the platform has every record while every row is still committed on disk, and the rows go
+    only once the PUBACKs are let through."""
     collector = collector_factory(mosquitto.port, [site_filter("yt", Kind.EVT)])
     config = node_config(mosquitto.url, tmp_path / "lane.db")
     acked_rows: list[int] = []
+    on_publish = NetThread._on_publish
+    held_pubacks: list[tuple[NetThread, tuple]] = []  # PUBACKs paho read, not yet told to the link
+    lock = threading.Lock()
+    holding = [True]
+
+    def hold(self: NetThread, *args) -> None:
+        with lock:
+            if holding[0]:
+                held_pubacks.append((self, args))
+                return
+        on_publish(self, *args)
+
+    def let_through() -> None:  # the held PUBACKs, in order, on the network thread
+        with lock:
+            holding[0] = False
+            calls = list(held_pubacks)
+        for net, _ in calls[:1]:
+            net.submit(lambda: [on_publish(n, *a) for n, a in calls])
+
+    mocker.patch.object(NetThread, "_on_publish", hold)
 
     async def scenario() -> list[str]:
         outbox = Outbox(config.storage.path, config.node.id)
@@ -148,17 +173,29 @@ def test_batched_records_arrive_each_with_its_id_and_seq_and_rows_go_only_after_
         link = Link(config, outbox, rng=random.Random(1))
         await link.start()  # 250 rows already waiting: they go as batches
         try:
-            for _ in range(500):
+            await asyncio.to_thread(collector.wait, lambda: len(collector.payloads("/evt/")) >= 250, 30,
+                                    "the records did not reach the platform")
+            for _ in range(500):  # every PUBACK is in (and held) once it stops growing
+                pubacks = len(held_pubacks)
+                await asyncio.sleep(0.05)
+                if pubacks and pubacks == len(held_pubacks):
+                    break
+            assert len(committed_rows(config.storage.path)) == 250, "rows deleted before their PUBACK"
+            assert acked_rows == []
+            let_through()
+            for _ in range(1500):
                 if outbox.stats().depth == 0:
                     break
                 await asyncio.sleep(0.02)
             assert outbox.stats().depth == 0
         finally:
+            let_through()
             await link.stop()
             outbox.close()
         return ids
 
     ids = asyncio.run(scenario())
+    assert committed_rows(config.storage.path) == []
     messages = [json.loads(raw) for _t, raw in collector.messages]
     assert len(messages) < 250 / 10, f"{len(messages)} messages for 250 waiting records: not batched"
     assert all(len(records(m)) <= 100 for m in messages)
@@ -185,7 +222,10 @@ def test_rows_of_a_batch_without_its_puback_stay_stored(tmp_path):
             link._on_lost(None)  # the batch of the other three is lost with the connection
             if link._reconnect is not None:
                 link._reconnect.cancel()
-            await asyncio.sleep(0.1)  # the writer deletes acked rows in its next transaction
+            for _ in range(500):  # the writer deletes acked rows in its next transaction
+                if outbox.stats().depth == 3:
+                    break
+                await asyncio.sleep(0.02)
             assert outbox.stats().depth == 3
             assert [r.seq for r in outbox.next_batch(10)] == [3, 4, 5]
         finally:
