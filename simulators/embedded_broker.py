@@ -13,6 +13,17 @@ import threading
 
 from simulators.mosquitto import free_port
 
+log = logging.getLogger(__name__)
+
+
+def _one_line(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """amqtt's own faults (e.g. a client's session torn down while the broker walks its
+    subscriptions, seen when the demo stops) reach the broker loop's exception handler; the
+    default prints a traceback on the operator's screen. Say it in one line instead."""
+    err = context.get("exception")
+    what = f"{type(err).__name__}: {err}" if err is not None else context.get("message", "?")
+    log.warning("embedded broker: %s", what)
+
 
 class EmbeddedBroker:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
@@ -21,6 +32,7 @@ class EmbeddedBroker:
         self.host = host
         self.port = port or free_port(host)
         self._loop = asyncio.new_event_loop()
+        self._loop.set_exception_handler(_one_line)
         self._thread = threading.Thread(target=self._loop.run_forever, name="embedded-broker", daemon=True)
         self._broker = None
 
@@ -51,7 +63,7 @@ class EmbeddedBroker:
             try:
                 asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop).result(15)
             except Exception as err:  # a broker that fails to stop cleanly must not hide the demo's result
-                logging.getLogger(__name__).warning("embedded broker shutdown: %s", err)
+                log.warning("embedded broker shutdown: %s", err)
             self._broker = None
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)

@@ -29,3 +29,19 @@ def test_embedded_broker_roundtrip():
             for c in (pub, sub):
                 c.disconnect()
                 c.loop_stop()
+
+
+def test_a_fault_inside_amqtt_is_one_line_not_a_traceback(caplog):
+    # amqtt can fail inside its client callback while the demo stops (a session torn down as it
+    # walks its subscriptions); the broker loop's handler must not print a traceback
+    broker = EmbeddedBroker()
+    try:
+        with caplog.at_level("WARNING"):
+            broker._loop.call_exception_handler({"message": "Unhandled exception in client_connected_cb",
+                                                 "exception": RuntimeError("dictionary changed size during iteration")})
+    finally:
+        broker.stop()
+        broker._loop.close()
+    (record,) = [r for r in caplog.records if r.name == "simulators.embedded_broker"]
+    assert record.getMessage() == "embedded broker: RuntimeError: dictionary changed size during iteration"
+    assert record.exc_info is None and "Traceback" not in caplog.text
