@@ -183,7 +183,9 @@ class ClassBatch(_Section):
                           "want that)")
     max_records: int = Field(default=100, ge=2, le=1000, description="records in one batch at most")
     max_bytes: int = Field(default=64 * 1024, ge=1024, le=256 * 1024, description="payload bytes of one batch at "
-                           "most (a record bigger than this goes alone); well under the 1 MiB packet limit")
+                           "most (a record bigger than this goes alone). An MQTT 5 broker's Maximum Packet Size "
+                           "(CONNACK) caps it further; MQTT 3.1.1 cannot tell it: keep this below the broker's "
+                           "max_packet_size less ~300 bytes (topic and header)")
 
 
 #: the classes whose records may be batched (command answers never are)

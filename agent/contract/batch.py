@@ -29,7 +29,11 @@ from agent.contract.envelope import Envelope, Strict
 #: the most records one batch may hold (the schema's limit; the config's caps stay below it)
 MAX_BATCH_RECORDS = 1000
 #: the largest batch payload a node may be configured to build: well under the 1 MiB
-#: Maximum Packet Size (agent.contract.broker), so a batch is never refused for its size
+#: Maximum Packet Size of the broker Port Edge generates (agent.contract.broker). Another
+#: broker may take less: over MQTT 5 its CONNACK tells the limit and the link builds no batch
+#: over it (a lone record over it is parked); over MQTT 3.1.1 it cannot be told, so the
+#: config's max_bytes must sit below it, and the rows of a batch on the wire when the
+#: connection dropped go one per message after the reconnect (agent.link.link)
 MAX_BATCH_BYTES = 256 * 1024
 #: what the batch adds around its records: `{"batch":[` + `]}` and a comma between records
 _OPEN, _CLOSE = b'{"batch":[', b"]}"

@@ -22,6 +22,11 @@ hold moves on to the next. A broker that does not hold the session is handled li
 reconnect: the subscriptions are made on every connect, and what the outbox still holds is sent
 again (same id, same seq).
 
+Packet size: an MQTT 5 broker's Maximum Packet Size (CONNACK) caps every batch, and a lone
+record that no packet it takes can carry is parked (`record_too_large`) instead of dropping the
+connection on every attempt. MQTT 3.1.1 cannot tell the limit: the rows of batches on the wire
+when a connection drops go one per message after the reconnect, once.
+
 Requests (`request`) do NOT go through the outbox: an answer to "may this truck pass" is
 only useful while the truck waits, so a request is sent at once when connected and fails
 fast with RequestTimeoutError when not; the caller (the lane) decides offline. What the
@@ -61,7 +66,7 @@ from agent.contract.topics import Kind, Topic, node_filter
 from agent.errors import InvalidAnswerError, RequestTimeoutError, StorageFullError, TopicError
 from agent.health import assemble
 from agent.link import net
-from agent.link.batching import Packer
+from agent.link.batching import Outgoing, Packer, packet_bytes
 from agent.link.commands import CommandDesk, Handler
 from agent.outbox import Outbox, Row
 
@@ -114,6 +119,10 @@ class Link:
         self._desk = CommandDesk(self._site, self._node, outbox, clock, self._count, config.commands, self._send_now)
         self._requests: dict[str, asyncio.Future[Response]] = {}
         self._inflight: set[int] = set()
+        self._batched: set[int] = set()  # rows in flight in a batch (several rows in one message)
+        self._solo: set[int] = set()  # rows to send one per message (see _on_lost)
+        self._max_packet: int | None = None  # the broker's Maximum Packet Size, when its CONNACK told one
+        self._too_large = 0  # records parked because no packet this broker takes can carry them
         self._sent_at: dict[int, float] = {}  # rid -> monotonic time published (PUBACK latency)
         self._connected = False
         self._started = False
@@ -156,6 +165,9 @@ class Link:
             reasons.append(f"not connected to the broker: {self._last_error or 'connecting'}")
         if self._refused:
             reasons.append(f"broker refused {self._refused} publish(es), parked beside the outbox: check the ACL")
+        if self._too_large:
+            reasons.append(f"{self._too_large} record(s) over the broker's Maximum Packet Size "
+                           f"({self._max_packet} bytes), parked beside the outbox")
         return assemble(self._connected, self._outbox.stats(), self._errors, reasons, broker=self.broker)
 
     async def start(self) -> None:
@@ -279,8 +291,8 @@ class Link:
                 callback()
             case net.Received(topic, payload, props):
                 self._on_message(topic, payload, props)
-            case net.Connected(session_present):
-                self._on_connected(session_present)
+            case net.Connected(session_present, max_packet):
+                self._on_connected(session_present, max_packet)
             case net.Disconnected(reason):
                 self._on_lost(f"connection lost ({reason})")
             case net.PacketTooLarge(size, limit):
@@ -298,16 +310,14 @@ class Link:
                 if rids:
                     # a refusal is final (not authorised, bad topic): resending it would hold a
                     # window slot forever and come back first after every reconnect
-                    self._inflight.difference_update(rids)
-                    where = self._outbox.park(list(rids), f"refused by the broker: {reason}")
-                    log.error("broker refused a publish (%s): %d record(s) parked in %s", reason, len(rids), where)
-                    self._wake.set()
+                    self._park(rids, f"refused by the broker: {reason}")
                 else:
                     log.error("broker refused a publish: %s", reason)
 
-    def _on_connected(self, session_present: bool) -> None:
+    def _on_connected(self, session_present: bool, max_packet: int | None = None) -> None:
         assert self._net is not None
         self._connected = True
+        self._max_packet = max_packet
         self.connects += 1
         self._last_error = None
         self._held = False
@@ -341,6 +351,10 @@ class Link:
         if self._stable is not None:
             self._stable.cancel()
             self._stable = None
+        # a batch on the wire when the connection dropped may be what dropped it (a broker that
+        # did not tell its Maximum Packet Size, MQTT 3.1.1): its rows go one per message next time
+        self._solo = {rid for rid in self._inflight if rid in self._batched or rid in self._solo}
+        self._batched.clear()
         if self._inflight:
             self._outbox.release(list(self._inflight))  # the outbox hands them out again, same id
             self._inflight.clear()
@@ -373,6 +387,9 @@ class Link:
         if not rids:
             return
         self._inflight.difference_update(rids)
+        self._batched.difference_update(rids)
+        if self._solo:
+            self._solo.difference_update(rids)
         now = self._clock.monotonic()
         for rid in rids:
             sent = self._sent_at.pop(rid, None)
@@ -428,7 +445,41 @@ class Link:
                 sent = self._clock.monotonic()
                 self._sent_at.update((r.rid, sent) for r in rows)  # bounded by the window, like _inflight
                 metrics.PUBLISHES.inc(len(rows))
-                self._net.publish_rows(self._packer.plan(rows, self._topic_of, self._properties))
+                messages = self._packer.plan(rows, self._topic_of, self._properties, max_packet=self._max_packet,
+                                             alone=self._solo)
+                if self._max_packet is not None:
+                    messages = self._fitting(messages, self._max_packet)
+                for m in messages:
+                    if len(m.rids) > 1:
+                        self._batched.update(m.rids)
+                self._net.publish_rows(messages)
+
+    def _fitting(self, messages: list[Outgoing], limit: int) -> list[Outgoing]:
+        """`messages` less the lone records no packet this broker takes can carry: those are
+        parked with the reason (sent, the broker would drop the connection, and the record would
+        come back first after every reconnect)."""
+        fit: list[Outgoing] = []
+        for m in messages:
+            size = packet_bytes(m.topic, len(m.payload), m.properties)
+            if size <= limit or len(m.rids) > 1:  # the packer sizes batches below the limit
+                fit.append(m)
+                continue
+            self._too_large += 1
+            self._count("record_too_large")
+            self._park(m.rids, f"{size} bytes on the wire, over the broker's Maximum Packet Size of {limit}: "
+                               "it can never be sent to this broker")
+        return fit
+
+    def _park(self, rids: tuple[int, ...] | list[int], reason: str) -> None:
+        """Set these rows aside beside the outbox for an operator (Outbox.park): never sent again."""
+        self._inflight.difference_update(rids)
+        self._batched.difference_update(rids)
+        self._solo.difference_update(rids)
+        for rid in rids:
+            self._sent_at.pop(rid, None)
+        where = self._outbox.park(list(rids), reason)
+        log.error("%d record(s) parked in %s: %s", len(rids), where, reason)
+        self._wake.set()
 
     async def _heartbeat(self) -> None:
         every = self._config.node.heartbeat_s

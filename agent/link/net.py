@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Connected:
     session_present: bool
+    max_packet: int | None = None  # the broker's Maximum Packet Size (MQTT 5 CONNACK), None: not told
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +317,8 @@ class NetThread:
         if reason_code.is_failure:
             self._post(ConnectFailed(f"broker refused the connection: {reason_code}"))
         else:
-            self._post(Connected(bool(getattr(flags, "session_present", False))))
+            self._post(Connected(bool(getattr(flags, "session_present", False)),
+                                 getattr(properties, "MaximumPacketSize", None)))
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._rows.clear()
