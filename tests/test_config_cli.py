@@ -150,3 +150,35 @@ def test_installed_command_runs(tmp_path):
                          capture_output=True, text=True, env=env, timeout=60, cwd=ROOT)
     assert bad.returncode == 2
     assert len(bad.stderr.splitlines()) == 4
+
+
+@pytest.mark.parametrize(("section", "suffix"), [("gate", "gate"), ("personnel", "people")])
+def test_a_state_path_that_used_to_mean_beside_the_outbox_refuses_to_start(tmp_path, capsys, section, suffix):
+    """Before [gate]/[personnel] state_path became optional, `var/gate.db` (`var/people.db`)
+    written out meant the file beside the outbox. On upgrade that file must not be silently
+    left behind for a new, empty one (journal drafts, reconcile queue, permits): run and
+    check-config both refuse, naming the key and both files."""
+    (tmp_path / "var").mkdir()
+    kept = tmp_path / "var" / f"lane-1.{suffix}.db"
+    kept.write_bytes(b"")  # what the old default made beside the outbox
+    key = tmp_path / "site.key"
+    key.write_text(os.urandom(32).hex())
+    if section == "gate":
+        lane = '[gate]\nlane = "lane-1"\nstate_path = "var/gate.db"\n'
+    else:
+        lane = ('[personnel]\nlane = "p-1"\narea = "apron"\nreaders = ["id-1"]\nturnstile = "ts-1"\n'
+                f'site_key_file = "{key}"\nstate_path = "var/people.db"\n'
+                '[[devices]]\nkind = "idcard_reader"\nname = "id-1"\nport = "loop://"\n'
+                '[[devices]]\nkind = "turnstile"\nname = "ts-1"\nport = "socket://127.0.0.1:1"\n')
+    config = tmp_path / "lane.toml"
+    config.write_text('[node]\nid = "lane-1"\nsite = "s"\nrole = "gate"\n[broker]\nurl = "mqtt://127.0.0.1:1"\n'
+                      '[storage]\npath = "var/lane-1.db"\n' + lane, encoding="utf-8")
+    for command in (["check-config", str(config)], ["run", "--config", str(config)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"{config}: {section}.state_path: ")
+        assert str(tmp_path / "var" / f"{suffix}.db") in err and str(kept) in err
+    assert not (tmp_path / "var" / f"{suffix}.db").exists()  # nothing was opened
+    # moving the file where the key says (or removing the key) is the way on
+    kept.rename(tmp_path / "var" / f"{suffix}.db")
+    assert main(["check-config", str(config)]) == 0

@@ -21,6 +21,7 @@ import stat
 from pathlib import Path
 
 from agent.config.model import NodeConfig
+from agent.storage import sibling_db
 
 Problem = tuple[str, str]
 
@@ -72,6 +73,7 @@ def check(config: NodeConfig) -> tuple[list[Problem], list[Problem]]:
     errors += file_errors
     warnings += file_warnings
     errors += _storage(config)
+    errors += _left_behind(config)
     return errors, warnings
 
 
@@ -240,6 +242,24 @@ def _readable_file(path: Path) -> str | None:
     if not os.access(path, os.R_OK):
         return f"{path} is not readable by this user"
     return None
+
+
+def _left_behind(config: NodeConfig) -> list[Problem]:
+    """A lane's state file named by `state_path` that does not exist while the file beside the
+    outbox does: before `state_path` became optional, the written-out default (`var/gate.db`,
+    `var/people.db`) meant the file beside the outbox. Starting on a new, empty file would
+    silently drop the lane's journal drafts, reconcile queue and permits, so it is refused."""
+    out: list[Problem] = []
+    for key, section, suffix in (("gate", config.gate, "gate"), ("personnel", config.personnel, "people")):
+        path = None if section is None else section.state_path
+        if path is None or str(path) == ":memory:" or path.exists():
+            continue
+        beside = sibling_db(config, suffix)
+        if beside.exists():
+            out.append((f"{key}.state_path", f"{path} does not exist but {beside} does (the file beside the outbox, "
+                        "which an earlier version used for this setting): remove state_path to keep using it, or "
+                        "move it to the configured path (docs/operations.md, upgrading)"))
+    return out
 
 
 def _storage(config: NodeConfig) -> list[Problem]:
