@@ -8,9 +8,11 @@ The workflows (`agent.interfaces.Workflow`) come from the config, one builder pe
 a `PersonnelStation`, a PDA node its task `Board` (the Kivy app routes the board's scans
 through its presenter, see pda_app/core.py). The runtime treats them all alike.
 
-`run()` starts in a safe order: the workflows' `start()` (the board replays unsent updates,
-the lanes record interrupted transactions and put barrier and turnstile in their safe state)
-before the link, so no platform command is handled before it; then the link; then the
+`run()` starts in a safe order: the link first, holding commands, so it drains the outbox
+(a lane's recovery records its interrupted transaction, and a full outbox must have room
+made for it); then the workflows' `start()` (the board replays unsent updates, the lanes
+record interrupted transactions and put barrier and turnstile in their safe state); only
+then does the link take commands, so none is handled against an unrecovered lane; then the
 workflows' `run()`; then the devices. It stops in the reverse order (devices, workflows, link)
 and closes the outbox last, so nothing committed is lost.
 
@@ -143,9 +145,14 @@ class NodeRuntime:
             await self.close()
 
     async def start(self) -> None:
-        for workflow in self.workflows:
-            await workflow.start()  # recovery, safe state, replay: before any command arrives
-        await self.link.start()
+        await self.link.start(commands=False)  # drains the outbox: recovery may need its room
+        try:
+            for workflow in self.workflows:
+                await workflow.start()  # recovery, safe state, replay: before any command runs
+        except BaseException:
+            await self.link.stop()
+            raise
+        self.link.take_commands()
         for workflow in self.workflows:
             self._tasks.append(asyncio.create_task(workflow.run(), name=f"workflow-{type(workflow).__name__}"))
         self._tasks.append(self.supervisor.start())

@@ -1,11 +1,15 @@
 """The runtime holds a list of workflows built from the config (agent.runtime.BUILDERS) and
-treats them alike: start before the link, run after it, close in reverse, the outbox last.
-The link is replaced at its seam (no broker here); the workflows are the real ones."""
+treats them alike: the link first with commands held, the workflows' start, then commands,
+run and devices; close in reverse, the outbox last. The first
+tests replace the link at its seam; the last ones run it against a real mosquitto. The
+workflows are the real ones."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +22,7 @@ from agent.interfaces import Workflow
 from agent.personnel.station import PersonnelStation
 from agent.runtime import ConsoleWorkflow, NodeRuntime
 from agent.tasks.board import Board
+from tests.link.conftest import Collector
 
 BROKER = '[broker]\nurl = "mqtt://127.0.0.1:1"\n'  # never dialled: the link is stubbed
 
@@ -37,7 +42,9 @@ def _people(tmp_path: Path) -> str:
 
 
 def _stub_link(node: NodeRuntime, order: list[str], mocker) -> None:
-    mocker.patch.object(node.link, "start", side_effect=lambda: order.append("link.start"))
+    mocker.patch.object(node.link, "start", side_effect=lambda commands=True: order.append(
+        "link.start" if commands else "link.start(commands=False)"))
+    mocker.patch.object(node.link, "take_commands", side_effect=lambda: order.append("link.take_commands"))
     mocker.patch.object(node.link, "stop", side_effect=lambda: order.append("link.stop"))
 
 
@@ -112,8 +119,8 @@ def test_workflows_start_before_the_link_and_close_after_it_stops_taking_command
         await node.close()
 
     asyncio.run(life())
-    assert order == ["station.start", "link.start", "station.run", "devices.stop", "station.close", "link.stop",
-                     "outbox.close"]
+    assert order == ["link.start(commands=False)", "station.start", "link.take_commands", "station.run",
+                     "devices.stop", "station.close", "link.stop", "outbox.close"]
 
 
 def test_a_pda_scan_goes_to_the_app_route_or_else_to_the_board(tmp_path, mocker):
@@ -140,3 +147,90 @@ def test_a_pda_scan_goes_to_the_app_route_or_else_to_the_board(tmp_path, mocker)
         assert scanned.call_args_list == [mocker.call("A-01-02-3")]
 
     asyncio.run(scan_both())
+
+
+# -- with a real broker ---------------------------------------------------------------------------
+
+def _live_config(tmp_path: Path, url: str, extra: str = ""):
+    text = (f'[node]\nid = "lane-1"\nsite = "t"\nrole = "gate"\nheartbeat_s = 3600\n'
+            f'[broker]\nurl = "{url}"\nreconnect_base_s = 0.05\nreconnect_cap_s = 0.5\n'
+            f'[storage]\npath = "{tmp_path}/lane-1.db"\n{extra}[gate]\nlane = "lane-1"\n')
+    return parse(text, "lane-1.toml")
+
+
+def _command(name: str, body: dict, cmd_id: str) -> bytes:
+    now = datetime.now(UTC)
+    return json.dumps({"id": cmd_id, "node": "lane-1", "ts": now.isoformat(), "type": name, "v": 1, "body": body,
+                       "correlation_id": f"c-{cmd_id[-4:]}", "reply_to": f"portedge/v1/t/lane-1/res/{name}",
+                       "expires_at": (now + timedelta(seconds=60)).isoformat()}).encode()
+
+
+async def _until(check, timeout: float, what: str) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+    assert check(), what
+
+
+def test_a_full_outbox_with_an_interrupted_transaction_starts_and_takes_commands_after_recovery(
+        tmp_path, mosquitto, mocker):
+    """The transactional class is at its cap and the lane's journal holds an interrupted
+    transaction: the link drains the outbox while the lane records it as aborted, and a
+    command that arrived meanwhile runs only once the lane has recovered."""
+    platform = Collector(mosquitto.port, ["portedge/v1/t/lane-1/#"])
+    config = _live_config(tmp_path, mosquitto.url, "[storage.caps.transactional]\nmax_rows = 1\nmax_bytes = 1048576\n")
+    node = NodeRuntime(config)
+    assert node.station is not None
+    station = node.station
+    order: list[str] = []
+
+    async def feed(event):
+        order.append(f"lane got {type(event).__name__}")
+        return await real_feed(event)
+
+    real_feed = station.runner.feed
+    mocker.patch.object(station.runner, "feed", side_effect=feed)
+    real_start = station.start
+
+    async def start():
+        # a command arrives while the lane is not recovered yet
+        await _until(lambda: node.link.connected, 10, "the link connects before the lane recovers")
+        await asyncio.sleep(0.3)  # SUBACK
+        command = _command("lane_mode", {"lane": "lane-1", "mode": "manual"}, "01JDCMD000000000000000B2AA")
+        await asyncio.to_thread(platform.publish, "portedge/v1/t/lane-1/cmd/lane_mode", command)
+        await _until(lambda: node.link._desk.waiting == 1, 10, "the command reached the desk")
+        await asyncio.sleep(0.2)  # it would have run by now if it were taken
+        order.append("recovering")
+        aborted = await real_start()
+        order.append("recovered")
+        return aborted
+
+    mocker.patch.object(station, "start", side_effect=start)
+
+    async def life() -> None:
+        # what the last run left: the class at its cap, and a transaction cut short
+        await node.outbox.aput("scan", Scan(device="scan-1", data="TRUCK-1"), "transactional")
+        await station.journal.save("lane-1", "tx-cut-short", {
+            "transaction_id": "tx-cut-short", "state": "VERIFYING", "started_at": datetime.now(UTC).isoformat()})
+        try:
+            async with asyncio.timeout(20):  # the record would wait 30 s for room that never came
+                await node.start()
+            await _until(lambda: platform.payloads("/res/lane_mode"), 10, "the command is answered")
+        finally:
+            await node.close()
+
+    try:
+        asyncio.run(life())
+    finally:
+        platform.close()
+    assert order == ["recovering", "recovered", "lane got SetMode"]
+    [aborted] = platform.payloads("/evt/gate_transaction")
+    assert aborted["body"]["transaction_id"] == "tx-cut-short" and aborted["body"]["outcome"] == "aborted"
+    [answer] = platform.payloads("/res/lane_mode")
+    assert answer["ok"] is True
+    reopened = NodeRuntime(config)
+    try:
+        assert reopened.station is not None and reopened.station.journal.drafts("lane-1") == []
+    finally:
+        asyncio.run(_close_unstarted(reopened))
+

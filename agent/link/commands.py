@@ -23,6 +23,11 @@ the outbox (it is advice, not a record: seq 0, nothing to commit), without one (
 not given) it is stored. While `BUSY_ANSWERS_AT_ONCE` wait, a further one is counted
 (`command_busy_unanswered`) and not answered.
 
+Held and open: a desk made `held` queues what arrives (bounded as above) and runs nothing
+until `open()`: a node admits commands only once its workflows have recovered (the lane's
+interrupted transaction recorded, its barrier in the safe state), while its link already
+drains the outbox.
+
 Answers go through the outbox (answers class), stored in the same transaction as the
 "answered" record, so a crash can neither lose an answer nor run a command twice after one
 was given. This module must never let a handler's exception escape into the link.
@@ -138,6 +143,7 @@ class CommandDesk:
         self._busy_since_log = 0
         self._busy_logged_at = -1e9
         self._tasks: set[asyncio.Task] = set()
+        self._held = False  # queue, run nothing until open()
 
     def register(self, name: str, handler: Handler) -> None:
         if name not in COMMANDS:
@@ -150,9 +156,7 @@ class CommandDesk:
         if self._admitted < self._settings.concurrency + self._settings.queue:
             self._admitted += 1
             self._waiting.append((name, payload, props))
-            if self._workers < self._settings.concurrency:
-                self._workers += 1
-                self._spawn(self._work(), f"portedge-cmd-{name}")
+            self._staff()
             return
         if len(self._busy) >= BUSY_ANSWERS_AT_ONCE:
             self._count("command_busy_unanswered")
@@ -162,6 +166,23 @@ class CommandDesk:
         if not self._busy_answering:
             self._busy_answering = True
             self._spawn(self._answer_busy(), "portedge-cmd-busy")
+
+    def hold(self) -> None:
+        """Queue commands (bounded) and run none until `open()`."""
+        self._held = True
+
+    def open(self) -> None:
+        """Run what waits, and what arrives from now on."""
+        self._held = False
+        self._staff(len(self._waiting))
+
+    def _staff(self, wanted: int = 1) -> None:
+        """Up to `wanted` more workers, within `concurrency`, unless held."""
+        if self._held:
+            return
+        for _ in range(min(wanted, self._settings.concurrency - self._workers)):
+            self._workers += 1
+            self._spawn(self._work(), "portedge-cmd")
 
     async def close(self) -> None:
         """Stop the workers; commands still waiting are not run (nor answered)."""

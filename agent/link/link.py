@@ -170,9 +170,15 @@ class Link:
                            f"({self._max_packet} bytes), parked beside the outbox")
         return assemble(self._connected, self._outbox.stats(), self._errors, reasons, broker=self.broker)
 
-    async def start(self) -> None:
+    async def start(self, *, commands: bool = True) -> None:
+        """Connect and drain the outbox. `commands=False`: commands that arrive wait (bounded,
+        see agent.link.commands) until `take_commands()`."""
         if self._started:
             return
+        if commands:
+            self._desk.open()
+        else:
+            self._desk.hold()
         self._started, self._stopping = True, False
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
@@ -184,6 +190,10 @@ class Link:
         self._connect_to(self._at)
         self._spawn(self._pump(), "portedge-link-pump")
         self._spawn(self._heartbeat(), "portedge-link-heartbeat")
+
+    def take_commands(self) -> None:
+        """Run the commands that waited since `start(commands=False)`, and those that follow."""
+        self._desk.open()
 
     async def stop(self) -> None:
         """Publish a clean offline state, disconnect, and stop driving paho."""

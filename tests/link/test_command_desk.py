@@ -248,3 +248,25 @@ def test_on_a_link_busy_answers_go_out_at_once_without_the_outbox(tmp_path):
             outbox.close()
 
     asyncio.run(scenario())
+
+
+def test_a_held_desk_runs_nothing_until_opened(tmp_path):
+    outbox, desk, counts, clock = _desk(tmp_path)
+    reply = "portedge/v1/yt/lane-1/res/lane_mode"
+
+    async def scenario():
+        desk.hold()
+        desk.submit("lane_mode", _command(clock, reply), {})
+        await asyncio.sleep(0.1)
+        assert counts["executed"] == 0 and desk.waiting == 1
+        desk.open()
+        async with asyncio.timeout(5):
+            while counts["executed"] == 0 or outbox.stats().depth == 0:
+                await asyncio.sleep(0.01)
+        await desk.close()
+
+    try:
+        asyncio.run(scenario())
+        assert counts["executed"] == 1
+    finally:
+        outbox.close()
