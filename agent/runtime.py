@@ -13,8 +13,10 @@ through its presenter, see pda_app/core.py). The runtime treats them all alike.
 made for it); then the workflows' `start()` (the board replays unsent updates, the lanes
 record interrupted transactions and put barrier and turnstile in their safe state); only
 then does the link take commands, so none is handled against an unrecovered lane; then the
-workflows' `run()`; then the devices. It stops in the reverse order (devices, workflows, link)
-and closes the outbox last, so nothing committed is lost.
+workflows' `run()`; then the devices. It stops the intake first (the booth console, then the
+link's commands, the running ones given `COMMAND_GRACE_S` to finish), so no command meets a
+closed workflow; then devices, workflows (in reverse), the link, and the outbox last, so
+nothing committed is lost.
 
 Never: hand a scan, weight or camera read to a workflow before it is committed to the outbox
 — the device may be acknowledged as soon as `emit` returns.
@@ -63,6 +65,9 @@ RECORDED: dict[type, tuple[str, str]] = {
 }
 
 ScanRoute = Callable[[str, str], Awaitable[Any]]
+
+#: seconds a running command may take to finish when the node stops
+COMMAND_GRACE_S = 5.0
 
 
 def sibling_path(config: NodeConfig, suffix: str) -> Path:
@@ -158,6 +163,10 @@ class NodeRuntime:
         self._tasks.append(self.supervisor.start())
 
     async def close(self) -> None:
+        for workflow in self.workflows:
+            if isinstance(workflow, ConsoleWorkflow):  # staff act on the lane through it
+                await workflow.close()
+        await self.link.stop_commands(COMMAND_GRACE_S)  # before any workflow closes under a command
         await self.supervisor.stop()
         for task in self._tasks:
             task.cancel()
@@ -166,6 +175,8 @@ class NodeRuntime:
                 await task
         self._tasks.clear()
         for workflow in reversed(self.workflows):
+            if isinstance(workflow, ConsoleWorkflow):
+                continue  # closed first, above
             try:
                 await workflow.close()
             except Exception:  # the next ones, the link and the outbox must still close

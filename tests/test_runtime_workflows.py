@@ -1,6 +1,6 @@
 """The runtime holds a list of workflows built from the config (agent.runtime.BUILDERS) and
 treats them alike: the link first with commands held, the workflows' start, then commands,
-run and devices; close in reverse, the outbox last. The first
+run and devices; closing stops the intake before anything closes, the outbox last. The first
 tests replace the link at its seam; the last ones run it against a real mosquitto. The
 workflows are the real ones."""
 
@@ -23,6 +23,7 @@ from agent.personnel.station import PersonnelStation
 from agent.runtime import ConsoleWorkflow, NodeRuntime
 from agent.tasks.board import Board
 from tests.link.conftest import Collector
+from tests.ops.procs import free_port
 
 BROKER = '[broker]\nurl = "mqtt://127.0.0.1:1"\n'  # never dialled: the link is stubbed
 
@@ -45,6 +46,7 @@ def _stub_link(node: NodeRuntime, order: list[str], mocker) -> None:
     mocker.patch.object(node.link, "start", side_effect=lambda commands=True: order.append(
         "link.start" if commands else "link.start(commands=False)"))
     mocker.patch.object(node.link, "take_commands", side_effect=lambda: order.append("link.take_commands"))
+    mocker.patch.object(node.link, "stop_commands", side_effect=lambda grace_s: order.append("link.stop_commands"))
     mocker.patch.object(node.link, "stop", side_effect=lambda: order.append("link.stop"))
 
 
@@ -101,14 +103,21 @@ def test_a_missing_device_is_a_config_error_naming_the_key(tmp_path):
         NodeRuntime(_config(tmp_path, "lane-1", "gate", '[gate]\nlane = "lane-1"\nio = "io-9"\n'))
 
 
-def test_workflows_start_before_the_link_and_close_after_it_stops_taking_commands(tmp_path, mocker):
-    node = NodeRuntime(_config(tmp_path, "lane-1", "gate", '[gate]\nlane = "lane-1"\n'))
+def test_commands_are_taken_only_between_the_workflows_start_and_close(tmp_path, mocker):
+    """The link starts first (it drains the outbox) holding commands; they are taken once every
+    workflow started and stop before anything closes: the console, then the commands (running
+    ones finish), then devices, workflows in reverse, the link, the outbox last."""
+    node = NodeRuntime(_config(tmp_path, "lane-1", "gate",
+                               f'[gate]\nlane = "lane-1"\n[console]\nlisten = "127.0.0.1:{free_port()}"\n'))
     order: list[str] = []
     _stub_link(node, order, mocker)
     assert node.station is not None
+    console = node.workflows[1]
     _watch(order, node.station, "start", "station.start", mocker)
+    _watch(order, console, "start", "console.start", mocker)
     _watch(order, node.station, "run", "station.run", mocker)
     _watch(order, node.station, "close", "station.close", mocker)
+    _watch(order, console, "close", "console.close", mocker)
     _watch(order, node.supervisor, "stop", "devices.stop", mocker)
     mocker.patch.object(node.outbox, "close", side_effect=lambda real=node.outbox.close: (order.append("outbox.close"),
                                                                                           real()))
@@ -119,8 +128,10 @@ def test_workflows_start_before_the_link_and_close_after_it_stops_taking_command
         await node.close()
 
     asyncio.run(life())
-    assert order == ["link.start(commands=False)", "station.start", "link.take_commands", "station.run",
-                     "devices.stop", "station.close", "link.stop", "outbox.close"]
+    assert order[:5] == ["link.start(commands=False)", "station.start", "console.start", "link.take_commands",
+                         "station.run"]
+    assert order[5:] == ["console.close", "link.stop_commands", "devices.stop", "station.close", "link.stop",
+                         "outbox.close"]
 
 
 def test_a_pda_scan_goes_to_the_app_route_or_else_to_the_board(tmp_path, mocker):
@@ -234,3 +245,40 @@ def test_a_full_outbox_with_an_interrupted_transaction_starts_and_takes_commands
     finally:
         asyncio.run(_close_unstarted(reopened))
 
+
+def test_a_command_arriving_while_the_workflows_close_is_not_run_nor_answered(tmp_path, mosquitto, mocker):
+    """Once the node stops, the link takes no more commands before any workflow closes its
+    store: a command then is left for the platform to send again, never answered `internal`
+    (an answer kept 24 h under its id would refuse the re-sent one)."""
+    platform = Collector(mosquitto.port, ["portedge/v1/t/lane-1/#"])
+    node = NodeRuntime(_live_config(tmp_path, mosquitto.url))
+    assert node.station is not None
+    cmd_id = "01JDCMD000000000000000R3AA"
+    seen: dict[str, object] = {}
+    real_close = node.station.close
+
+    async def close():
+        await real_close()  # the gate store is closed now
+        command = _command("permits_sync", {"version": 7, "permits": []}, cmd_id)
+        await asyncio.to_thread(platform.publish, "portedge/v1/t/lane-1/cmd/permits_sync", command)
+        link = node.link
+        await _until(lambda: link._errors["command_not_taken"] or node.outbox.answer_for(cmd_id), 10,
+                     "the command reached the node")
+        seen["answer"] = node.outbox.answer_for(cmd_id)
+        seen["internal"] = link._errors["command_internal"]
+
+    mocker.patch.object(node.station, "close", side_effect=close)
+
+    async def life() -> None:
+        await node.start()
+        await _until(lambda: node.link.connected, 10, "connected")
+        await asyncio.sleep(0.3)  # SUBACK
+        await node.close()
+
+    try:
+        asyncio.run(life())
+    finally:
+        platform.close()
+    assert seen == {"answer": None, "internal": 0}
+    assert node.link._errors["command_not_taken"] == 1
+    assert platform.payloads("/res/permits_sync") == []

@@ -23,10 +23,13 @@ the outbox (it is advice, not a record: seq 0, nothing to commit), without one (
 not given) it is stored. While `BUSY_ANSWERS_AT_ONCE` wait, a further one is counted
 (`command_busy_unanswered`) and not answered.
 
-Held and open: a desk made `held` queues what arrives (bounded as above) and runs nothing
+Held, open, closed: a desk made `held` queues what arrives (bounded as above) and runs nothing
 until `open()`: a node admits commands only once its workflows have recovered (the lane's
 interrupted transaction recorded, its barrier in the safe state), while its link already
-drains the outbox.
+drains the outbox. `close(grace_s)` stops the intake (a command arriving after it is counted
+`command_not_taken` and neither run nor answered: the platform sends it again to the next
+run), drops the waiting ones, and lets the running ones finish for up to `grace_s` before
+cancelling them, so no handler meets a workflow that has closed.
 
 Answers go through the outbox (answers class), stored in the same transaction as the
 "answered" record, so a crash can neither lose an answer nor run a command twice after one
@@ -144,6 +147,7 @@ class CommandDesk:
         self._busy_logged_at = -1e9
         self._tasks: set[asyncio.Task] = set()
         self._held = False  # queue, run nothing until open()
+        self._closed = False
 
     def register(self, name: str, handler: Handler) -> None:
         if name not in COMMANDS:
@@ -153,6 +157,9 @@ class CommandDesk:
     # -- bounded intake ------------------------------------------------------------------------
     def submit(self, name: str, payload: bytes, props: dict[str, Any]) -> None:
         """A command arrived (called on the loop): queue it, or answer `busy` when the desk is full."""
+        if self._closed:
+            self._count("command_not_taken")  # stopping: not run, not answered (sent again later)
+            return
         if self._admitted < self._settings.concurrency + self._settings.queue:
             self._admitted += 1
             self._waiting.append((name, payload, props))
@@ -169,26 +176,30 @@ class CommandDesk:
 
     def hold(self) -> None:
         """Queue commands (bounded) and run none until `open()`."""
-        self._held = True
+        self._held, self._closed = True, False
 
     def open(self) -> None:
         """Run what waits, and what arrives from now on."""
-        self._held = False
+        self._held, self._closed = False, False
         self._staff(len(self._waiting))
 
     def _staff(self, wanted: int = 1) -> None:
-        """Up to `wanted` more workers, within `concurrency`, unless held."""
-        if self._held:
+        """Up to `wanted` more workers, within `concurrency`, unless held or closed."""
+        if self._held or self._closed:
             return
         for _ in range(min(wanted, self._settings.concurrency - self._workers)):
             self._workers += 1
             self._spawn(self._work(), "portedge-cmd")
 
-    async def close(self) -> None:
-        """Stop the workers; commands still waiting are not run (nor answered)."""
+    async def close(self, grace_s: float = 0.0) -> None:
+        """Take no more commands; those still waiting are not run (nor answered); the running
+        ones may finish for `grace_s` seconds, then they are cancelled."""
+        self._closed = True
         self._admitted -= len(self._waiting)
         self._waiting.clear()
         self._busy.clear()
+        if self._tasks and grace_s > 0:
+            await asyncio.wait(list(self._tasks), timeout=grace_s)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -195,6 +195,11 @@ class Link:
         """Run the commands that waited since `start(commands=False)`, and those that follow."""
         self._desk.open()
 
+    async def stop_commands(self, grace_s: float) -> None:
+        """Take no more commands; let the running ones finish for up to `grace_s` (the link
+        still publishes their answers until `stop()`)."""
+        await self._desk.close(grace_s)
+
     async def stop(self) -> None:
         """Publish a clean offline state, disconnect, and stop driving paho."""
         if not self._started or self._stopping:

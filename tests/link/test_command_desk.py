@@ -250,6 +250,37 @@ def test_on_a_link_busy_answers_go_out_at_once_without_the_outbox(tmp_path):
     asyncio.run(scenario())
 
 
+def test_closing_lets_a_running_command_finish_and_takes_no_more(tmp_path):
+    """The node stops: a command already running is carried out and answered (within the
+    grace), one arriving after the close is neither run nor answered (the platform sends it again)."""
+    outbox, desk, counts, clock = _desk(tmp_path)
+    started = asyncio.Event()
+
+    async def slow(command):
+        started.set()
+        await asyncio.sleep(0.2)
+        counts["executed"] += 1
+
+    desk.register("lane_mode", slow)
+    reply = "portedge/v1/yt/lane-1/res/lane_mode"
+
+    async def scenario():
+        desk.submit("lane_mode", _command(clock, reply), {})
+        await started.wait()
+        closing = asyncio.create_task(desk.close(grace_s=5.0))
+        await asyncio.sleep(0)
+        desk.submit("lane_mode", _command(clock, reply).replace(b"0AB", b"0AC"), {})
+        await closing
+
+    try:
+        asyncio.run(scenario())
+        answers = [json.loads(r.payload) for r in outbox.next_batch(10)]
+        assert counts["executed"] == 1 and counts["command_not_taken"] == 1
+        assert [a["ok"] for a in answers] == [True]
+    finally:
+        outbox.close()
+
+
 def test_a_held_desk_runs_nothing_until_opened(tmp_path):
     outbox, desk, counts, clock = _desk(tmp_path)
     reply = "portedge/v1/yt/lane-1/res/lane_mode"
