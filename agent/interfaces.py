@@ -53,13 +53,15 @@ class Workflow(Protocol):
     personnel lane (`agent.personnel.PersonnelStation`) or a PDA's task board
     (`agent.tasks.Board`). The runtime (agent.runtime) holds a list of them and knows no more:
 
-        start()    before the link starts: recover what a crash interrupted, put outputs in
-                   their safe state, replay unsent records - nothing new is handled before it;
-        run()      after the link started, as a task until cancelled (ticks, reconciling);
+        start()    after the link started (it drains the outbox), before it takes commands:
+                   recover what a crash interrupted, put outputs in their safe state, replay
+                   unsent records - no command or device event is handled before it;
+        run()      after the link takes commands, as a task until cancelled (ticks, reconciling);
                    may return at once;
         emit()     a device's event, already committed to the outbox when it must be
                    (see `DeviceSink`); events for other workflows' devices are ignored;
-        close()    after the devices stopped and `run()` was cancelled; before the link stops.
+        close()    after the link stopped taking commands, the devices stopped and `run()` was
+                   cancelled; before the link stops publishing.
 
     `command_handlers()` names the platform commands it takes; `storage_reasons()` is its
     share of the node's health (a corrupt file moved aside, failing writes)."""
