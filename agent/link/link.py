@@ -27,6 +27,10 @@ record that no packet it takes can carry is parked (`record_too_large`) instead 
 connection on every attempt. MQTT 3.1.1 cannot tell the limit: the rows of batches on the wire
 when a connection drops go one per message after the reconnect, once.
 
+Refusals (a PUBACK reason code >= 0x80): a final code (FINAL_REFUSALS) parks a record refused
+alone; a refused batch's records are sent again one per message first; any other code hands the
+rows out again after a backoff. Parking writes its file on a worker thread.
+
 Requests (`request`) do NOT go through the outbox: an answer to "may this truck pass" is
 only useful while the truck waits, so a request is sent at once when connected and fails
 fast with RequestTimeoutError when not; the caller (the lane) decides offline. What the
@@ -71,6 +75,11 @@ from agent.link.commands import CommandDesk, Handler
 from agent.outbox import Outbox, Row
 
 log = logging.getLogger(__name__)
+
+#: MQTT 5 PUBACK reason codes that will not change on a retry: not authorised, topic name
+#: invalid, payload format invalid. Others (0x80 unspecified, 0x83 implementation specific,
+#: 0x91 packet identifier in use, 0x97 quota exceeded) may pass later and are retried.
+FINAL_REFUSALS = frozenset({0x87, 0x90, 0x99})
 
 
 def make_client(config: NodeConfig, will: bytes, state_topic: str) -> tuple[mqtt.Client, dict[str, Any]]:
@@ -123,6 +132,11 @@ class Link:
         self._solo: set[int] = set()  # rows to send one per message (see _on_lost)
         self._max_packet: int | None = None  # the broker's Maximum Packet Size, when its CONNACK told one
         self._too_large = 0  # records parked because no packet this broker takes can carry them
+        #: publishes the broker refused for now (quota, unspecified): their rows wait this out in flight
+        self._refusal_backoff = Backoff(config.broker.reconnect_base_s, config.broker.reconnect_cap_s,
+                                        random.Random())
+        self._retries: set[asyncio.TimerHandle] = set()  # bounded: one per refused message in the window
+        self._parking: set[asyncio.Task] = set()  # Outbox.park calls running on a worker thread
         self._sent_at: dict[int, float] = {}  # rid -> monotonic time published (PUBACK latency)
         self._connected = False
         self._started = False
@@ -212,6 +226,7 @@ class Link:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._cancel_retries()
         await self._desk.close()
         assert self._net is not None
         if self._connected:
@@ -229,6 +244,7 @@ class Link:
                 pass
         await self._net.stop()
         await asyncio.sleep(0)  # let the events raised last be delivered
+        await asyncio.gather(*self._parking, return_exceptions=True)  # the dead-letter file is written
         self._outbox.remove_listener(self._rows_committed)
         self._outbox.release(list(self._inflight))
         self._inflight.clear()
@@ -319,15 +335,51 @@ class Link:
                 self._last_error = reason
                 log.error("broker %s: %s", self.broker, reason)
                 self._on_lost(None)
-            case net.PublishRefused(rids, reason):
-                self._refused += 1
+            case net.PublishRefused(rids, reason, code):
                 self._count("publish_refused")
                 if rids:
-                    # a refusal is final (not authorised, bad topic): resending it would hold a
-                    # window slot forever and come back first after every reconnect
-                    self._park(rids, f"refused by the broker: {reason}")
+                    self._refused_rows(rids, reason, code)
                 else:
                     log.error("broker refused a publish: %s", reason)
+
+    def _refused_rows(self, rids: tuple[int, ...], reason: str, code: int) -> None:
+        """A PUBACK with a failure reason code for these rows. Only a final code parks, and only
+        a record refused alone: a batch refused for good is tried again one record per message
+        (one bad record must not set its neighbours aside). Any other code (quota exceeded,
+        unspecified, implementation specific) hands the rows out again after a backoff."""
+        self._batched.difference_update(rids)
+        for rid in rids:
+            self._sent_at.pop(rid, None)
+        if code in FINAL_REFUSALS and len(rids) == 1:
+            # resending it would hold a window slot forever and come back first after every reconnect
+            self._refused += 1
+            self._park(rids, f"refused by the broker: {reason}")
+            return
+        if len(rids) > 1:
+            self._solo.update(rids)
+        if code in FINAL_REFUSALS:
+            log.warning("broker refused a batch of %d records (%s): sending them one per message", len(rids), reason)
+            self._retry(rids)
+            return
+        self._count("publish_refused_for_now")
+        delay = self._refusal_backoff.next_delay()
+        log.warning("broker refused %d record(s) for now (%s): sending again in %.2f s", len(rids), reason, delay)
+        handle = self._loop.call_later(delay, self._retry, rids)
+        self._retries.add(handle)
+
+    def _retry(self, rids: tuple[int, ...]) -> None:
+        """Hand refused rows out again (same id, same seq); they stay in flight until now."""
+        self._retries = {h for h in self._retries if not h.cancelled() and h.when() > self._loop.time()}
+        if not self._inflight.issuperset(rids):
+            return  # the connection dropped meanwhile: _on_lost released them
+        self._inflight.difference_update(rids)
+        self._outbox.release(list(rids))
+        self._wake.set()
+
+    def _cancel_retries(self) -> None:
+        for handle in self._retries:
+            handle.cancel()
+        self._retries.clear()
 
     def _on_connected(self, session_present: bool, max_packet: int | None = None) -> None:
         assert self._net is not None
@@ -369,6 +421,7 @@ class Link:
         # a batch on the wire when the connection dropped may be what dropped it (a broker that
         # did not tell its Maximum Packet Size, MQTT 3.1.1): its rows go one per message next time
         self._solo = {rid for rid in self._inflight if rid in self._batched or rid in self._solo}
+        self._cancel_retries()  # their rows are in flight: released just below
         self._batched.clear()
         if self._inflight:
             self._outbox.release(list(self._inflight))  # the outbox hands them out again, same id
@@ -405,6 +458,8 @@ class Link:
         self._batched.difference_update(rids)
         if self._solo:
             self._solo.difference_update(rids)
+        if self._retries:
+            self._refusal_backoff.reset()
         now = self._clock.monotonic()
         for rid in rids:
             sent = self._sent_at.pop(rid, None)
@@ -492,7 +547,18 @@ class Link:
         self._solo.difference_update(rids)
         for rid in rids:
             self._sent_at.pop(rid, None)
-        where = self._outbox.park(list(rids), reason)
+        # the outbox keeps them handed out (never sent again); the dead-letter file is written
+        # and fsync'd on a worker thread, not on this loop, and only then are they deleted
+        task = self._loop.create_task(self._park_off_loop(list(rids), reason), name="portedge-link-park")
+        self._parking.add(task)
+        task.add_done_callback(self._parking.discard)
+
+    async def _park_off_loop(self, rids: list[int], reason: str) -> None:
+        try:
+            where = await asyncio.to_thread(self._outbox.park, rids, reason)
+        except Exception:  # noqa: BLE001 - the rows stay stored and go again after a reconnect
+            log.exception("could not park %d record(s) (%s)", len(rids), reason)
+            return
         log.error("%d record(s) parked in %s: %s", len(rids), where, reason)
         self._wake.set()
 

@@ -95,6 +95,7 @@ class PublishRefused:
 
     rids: tuple[int, ...]
     reason: str
+    code: int = 0x80  # the PUBACK's MQTT 5 reason code
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +329,7 @@ class NetDriver:
         # the hot path of every PUBACK: one dict pop and a list extend, no object per row
         rids = self._rows.pop(mid, None)
         if getattr(reason_code, "is_failure", False):
-            self._post(PublishRefused(rids or (), str(reason_code)))
+            self._post(PublishRefused(rids or (), str(reason_code), getattr(reason_code, "value", 0x80)))
             return
         if rids is not None:
             self._acked.extend(rids)

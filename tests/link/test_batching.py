@@ -121,13 +121,14 @@ def test_a_batch_puback_acks_all_its_rows_and_a_refusal_names_them_all():
     class Code:
         def __init__(self, failure: bool):
             self.is_failure = failure
+            self.value = 0x87 if failure else 0
 
         def __str__(self) -> str:
             return "Not authorized"
 
     net._on_publish(client, None, 11, Code(False), None)
     net._on_publish(client, None, 12, Code(True), None)
-    assert net._events == [Acked([1, 2, 3]), PublishRefused((4,), "Not authorized")]
+    assert net._events == [Acked([1, 2, 3]), PublishRefused((4,), "Not authorized", 0x87)]
     loop.run_until_complete(net.stop())
     loop.close()
 
