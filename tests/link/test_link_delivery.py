@@ -1,5 +1,5 @@
-"""Nothing is lost across broker restarts: 20,000 events, five restarts, MQTT 5 and 3.1.1, records
-batched on the wire and one per message."""
+"""Nothing is lost across broker restarts: 20,000 events, five restarts, MQTT 5 and 3.1.1 each with
+records batched on the wire and one per message."""
 
 from __future__ import annotations
 
@@ -39,7 +39,11 @@ def check_stream(payloads: list[dict], expected_ids: set[str], *, node: str = "l
     return {"unique": len(first), "duplicates": duplicates}
 
 
-@pytest.mark.parametrize(("version", "batch"), [("5", BATCHING[0]), ("5", BATCHING[1]), ("3.1.1", BATCHING[0])])
+# the 2x2: a 3.1.1 node with batching off is what a platform that wants one message per record
+# on an older broker runs. 20,000 each, not fewer: with 6,000 the stream ends before most
+# restarts catch the link connected (1 reconnect of 5 measured, against 4-5 at 20,000)
+@pytest.mark.parametrize("batch", BATCHING)
+@pytest.mark.parametrize("version", ["5", "3.1.1"])
 def test_five_broker_restarts_while_streaming_lose_nothing(mosquitto, collector_factory, tmp_path, version, batch):
     collector = collector_factory(mosquitto.port, [site_filter("yt", Kind.EVT)])
     config = node_config(mosquitto.url, tmp_path / "lane.db", version=version, batch=batch)
