@@ -199,7 +199,7 @@ class Link:
         self._gone = asyncio.Event()
         client, args = make_client(self._config, dump(self._state("lost")), self._state_topic)
         self._net = net.NetDriver(client, self._loop, self._deliver, args)
-        self._outbox.add_listener(self._rows_committed)
+        self._outbox.add_listener(self._rows_committed, self._loop)
         self._net.start()
         self._connect_to(self._at)
         self._spawn(self._pump(), "portedge-link-pump")
@@ -301,11 +301,9 @@ class Link:
         return Envelope[NodeState](node=self._node, type="state", body=body, ts=self._clock.now())
 
     def _rows_committed(self) -> None:
-        """Called on the outbox writer thread after a commit: wake the pump."""
-        try:
-            self._loop.call_soon_threadsafe(self._wake.set)
-        except RuntimeError:
-            pass
+        """On the loop after a commit that stored rows (in the same hand-over that answers its
+        puts): wake the pump."""
+        self._wake.set()
 
     def _deliver(self, events: list[net.NetEvent]) -> None:
         for event in events:

@@ -43,7 +43,7 @@ from agent.contract.topics import Kind, Topic
 from agent.errors import StorageFullError
 from agent.outbox.schema import PRIORITIES, PRIORITY_INDEX, PUBLISH_ORDER, connect, open_db
 from agent.outbox.waiting import Departure
-from agent.outbox.writer import Cap, PutRequest, Writer
+from agent.outbox.writer import Cap, OnLoops, PutRequest, Writer
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class Outbox:
         self._lock = threading.Lock()
         self._hidden: dict[int, tuple[int, int]] = {}  # rid -> (prio, seq): in flight or acked
         self._cursor = [0] * len(PRIORITIES)
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[tuple[Callable[[], None], asyncio.AbstractEventLoop | None]] = []
         self._writer = Writer(conn, [Cap(c.max_rows, c.max_bytes, c.max_age_s) for c in (merged[p] for p in PRIORITIES)],
                               clock, group_commit_ms / 1000.0, self._deleted, self._committed, self._resent,
                               path=self.path, synchronous=synchronous, on_restored=self._reopen_reader)
@@ -399,20 +399,28 @@ class Outbox:
                     prio, seq = entry
                     self._cursor[prio] = min(self._cursor[prio], seq - 1)
 
-    def add_listener(self, listener: Callable[[], None]) -> None:
-        """`listener()` is called on the writer thread after each commit that stored rows
-        (the link uses it to wake its publisher). It must be quick and must not block."""
-        self._listeners = [*self._listeners, listener]
+    def add_listener(self, listener: Callable[[], None], loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """`listener()` is called after each commit that stored rows (the link uses it to wake
+        its publisher). It must be quick and must not block. Without `loop` it runs on the
+        writer thread; with one it runs on that loop, in the same hand-over that answers the
+        commit's puts made there (one `call_soon_threadsafe` per commit and loop, not two)."""
+        self._listeners = [*self._listeners, (listener, loop)]
 
     def remove_listener(self, listener: Callable[[], None]) -> None:
-        self._listeners = [x for x in self._listeners if x != listener]
+        self._listeners = [(x, loop) for x, loop in self._listeners if x != listener]
 
-    def _committed(self) -> None:
-        for listener in self._listeners:
+    def _committed(self) -> OnLoops:
+        """On the writer thread after a commit: run the thread's listeners, hand back the loops'."""
+        on_loops: OnLoops = {}
+        for listener, loop in self._listeners:
+            if loop is not None:
+                on_loops.setdefault(loop, []).append(listener)
+                continue
             try:
                 listener()
             except Exception:  # noqa: BLE001 - a listener must not break the writer
                 log.exception("outbox listener failed")
+        return on_loops
 
     def _resent(self, rows: list[tuple[int, int]]) -> None:
         """Rows stored with an old seq (answers sent again): the reader's cursor may be past

@@ -53,6 +53,9 @@ from agent.outbox.schema import ANSWERS_KEPT_S, Priority, stamp_seq
 
 log = logging.getLogger(__name__)
 
+#: listeners to run on an asyncio loop after a commit, by loop (see Writer._finish_all)
+OnLoops = dict[Any, list[Callable[[], None]]]
+
 
 class PutState(Enum):
     """Where a request is on its way into the file."""
@@ -118,7 +121,7 @@ class Cap:
 
 class Writer:
     def __init__(self, conn: sqlite3.Connection, caps: list[Cap], clock: Clock, group_commit_s: float,
-                 on_deleted: Callable[[list[int]], None], on_committed: Callable[[], None],
+                 on_deleted: Callable[[list[int]], None], on_committed: Callable[[], OnLoops],
                  on_resent: Callable[[list[tuple[int, int]]], None] | None = None, *,
                  path: Path | None = None, synchronous: str = "FULL", on_restored: Callable[[], None] | None = None):
         self._conn = conn
@@ -368,9 +371,8 @@ class Writer:
         resent = [(p.value, req.seq) for p in Priority for req in taken[p] if req.fixed_seq and req.state is COMMITTING]
         if resent and self._on_resent is not None:
             self._on_resent(resent)  # before the wake-up: the reader must look behind its cursor
-        if any(taken):
-            self._on_committed()
-        self._finish_all([req for reqs in taken for req in reqs])
+        on_loops = self._on_committed() if any(taken) else {}
+        self._finish_all([req for reqs in taken for req in reqs], on_loops)
 
     def _insert(self, req: PutRequest, seq: int) -> int:
         conn = self._conn
@@ -508,8 +510,9 @@ class Writer:
                     saved[p].extend(self._waiting[p])
                 self._waiting = saved
 
-    def _finish_all(self, reqs: list[PutRequest]) -> None:
-        """Wake the callers: one call_soon_threadsafe per asyncio loop, not one per row."""
+    def _finish_all(self, reqs: list[PutRequest], on_loops: OnLoops | None = None) -> None:
+        """Wake the callers and run the commit's loop listeners (`on_loops`, the link's wake-up):
+        one call_soon_threadsafe per asyncio loop, not one per row nor one per listener."""
         by_loop: dict[Any, list[Waiter]] = {}
         for req in reqs:
             req.state = DONE
@@ -517,9 +520,10 @@ class Writer:
                 by_loop.setdefault(req.waiter.loop, []).append(req.waiter)
             elif req.on_done is not None:
                 req.on_done(req)
-        for loop, waiters in by_loop.items():
+        calls = on_loops or {}
+        for loop in by_loop.keys() | calls.keys():
             try:
-                loop.call_soon_threadsafe(_answer_all, waiters)
+                loop.call_soon_threadsafe(_answer_all, by_loop.get(loop, ()), calls.get(loop, ()))
             except RuntimeError:
                 pass  # that loop is closed: its callers are gone
 
@@ -537,7 +541,13 @@ class Writer:
         self._finish_all(failed)
 
 
-def _answer_all(waiters: list[Waiter]) -> None:
-    """On the callers' loop: one call for every request a commit answered there."""
+def _answer_all(waiters: Sequence[Waiter], listeners: Sequence[Callable[[], None]]) -> None:
+    """On the callers' loop: one call for every request a commit answered there, then the
+    listeners of that loop (the link's wake-up)."""
     for waiter in waiters:
         waiter.answered()
+    for listener in listeners:
+        try:
+            listener()
+        except Exception:  # noqa: BLE001 - a listener must not keep the others from running
+            log.exception("outbox listener failed")

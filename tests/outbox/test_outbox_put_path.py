@@ -151,3 +151,34 @@ def test_a_put_made_as_the_outbox_closes_fails_clearly(tmp_path):
             await asyncio.wait_for(pending, 10)
 
     asyncio.run(scenario())
+
+
+def test_a_commit_answers_its_puts_and_wakes_a_loop_listener_in_one_hand_over(tmp_path, mocker):
+    """The link's wake-up rides with the put answers of its loop: one call_soon_threadsafe per
+    commit, not one for the answers and another for the listener."""
+    async def main() -> tuple[int, list[str]]:
+        loop = asyncio.get_running_loop()
+        outbox = Outbox(tmp_path / "o.db", "lane-1")
+        order: list[str] = []
+        woken = asyncio.Event()
+
+        def listener() -> None:
+            order.append("listener")
+            woken.set()
+
+        outbox.add_listener(listener, loop)
+        handovers = mocker.spy(loop, "call_soon_threadsafe")
+        try:
+            put = asyncio.ensure_future(outbox.aput("scan", {"n": 1}))
+            put.add_done_callback(lambda _: order.append("put answered"))
+            await put
+            await asyncio.wait_for(woken.wait(), 10)
+            count = handovers.call_count
+        finally:
+            outbox.remove_listener(listener)
+            outbox.close()
+        return count, order
+
+    count, order = asyncio.run(main())
+    assert count == 1
+    assert sorted(order) == ["listener", "put answered"]
