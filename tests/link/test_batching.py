@@ -135,34 +135,32 @@ def test_a_batch_puback_acks_all_its_rows_and_a_refusal_names_them_all():
 
 def test_batched_records_arrive_each_with_its_id_and_seq_and_rows_go_only_after_the_puback(
         mosquitto, collector_factory, tmp_path, mocker):
-    """The PUBACKs are held at the paho driver's callback (a unit seam; the broker is real):
+    """The PUBACKs are held at the network thread's callback (a unit seam; the broker is real):
     the platform has every record while every row is still committed on disk, and the rows go
     only once the PUBACKs are let through."""
     collector = collector_factory(mosquitto.port, [site_filter("yt", Kind.EVT)])
     config = node_config(mosquitto.url, tmp_path / "lane.db")
     acked_rows: list[int] = []
-    on_publish = NetDriver._on_publish
-    held_pubacks: list[tuple[NetDriver, tuple]] = []  # PUBACKs paho read, not yet told to the link
+    on_publish = NetThread._on_publish
+    held_pubacks: list[tuple[NetThread, tuple]] = []  # PUBACKs paho read, not yet told to the link
     lock = threading.Lock()
     holding = [True]
 
-    def hold(self: NetDriver, *args) -> None:
+    def hold(self: NetThread, *args) -> None:
         with lock:
             if holding[0]:
                 held_pubacks.append((self, args))
                 return
         on_publish(self, *args)
 
-    def let_through() -> None:  # the held PUBACKs, in order, on the loop (where paho runs)
+    def let_through() -> None:  # the held PUBACKs, in order, on the network thread
         with lock:
             holding[0] = False
-            calls, held_pubacks[:] = list(held_pubacks), []
-        for net, args in calls:
-            on_publish(net, *args)
+            calls = list(held_pubacks)
         for net, _ in calls[:1]:
-            net._flush()  # hand the Acked events to the link, as after a read
+            net.submit(lambda: [on_publish(n, *a) for n, a in calls])
 
-    mocker.patch.object(NetDriver, "_on_publish", hold)
+    mocker.patch.object(NetThread, "_on_publish", hold)
 
     async def scenario() -> list[str]:
         outbox = Outbox(config.storage.path, config.node.id)
