@@ -36,7 +36,7 @@ only useful while the truck waits, so a request is sent at once when connected a
 fast with RequestTimeoutError when not; the caller (the lane) decides offline. What the
 request decided is then recorded durably as an event by its caller.
 
-This module must never touch paho except through NetDriver, delete a row before its PUBACK,
+This module must never touch paho except through NetThread, delete a row before its PUBACK,
 or let one bad message stop the link.
 """
 
@@ -145,7 +145,7 @@ class Link:
         self._refused = 0
         self._tasks: set[asyncio.Task] = set()
         self._reconnect: asyncio.TimerHandle | None = None
-        self._net: net.NetDriver | None = None
+        self._net: net.NetThread | None = None
         self._addresses = config.broker.addresses
         self._at = 0  # index in _addresses of the broker this node is on (or tries next)
         self._held = False  # the current connection stayed up reconnect_stable_s
@@ -198,7 +198,7 @@ class Link:
         self._wake = asyncio.Event()
         self._gone = asyncio.Event()
         client, args = make_client(self._config, dump(self._state("lost")), self._state_topic)
-        self._net = net.NetDriver(client, self._loop, self._deliver, args)
+        self._net = net.NetThread(client, self._loop, self._deliver, args)
         self._outbox.add_listener(self._rows_committed, self._loop)
         self._net.start()
         self._connect_to(self._at)
@@ -215,7 +215,7 @@ class Link:
         await self._desk.close(grace_s)
 
     async def stop(self) -> None:
-        """Publish a clean offline state, disconnect, and stop driving paho."""
+        """Publish a clean offline state, disconnect, and end the network thread."""
         if not self._started or self._stopping:
             return
         self._stopping = True
@@ -242,8 +242,8 @@ class Link:
                 await asyncio.wait_for(self._gone.wait(), 3.0)
             except TimeoutError:
                 pass
-        await self._net.stop()
-        await asyncio.sleep(0)  # let the events raised last be delivered
+        await asyncio.to_thread(self._net.stop)
+        await asyncio.sleep(0)  # let events the thread posted last be delivered
         await asyncio.gather(*self._parking, return_exceptions=True)  # the dead-letter file is written
         self._outbox.remove_listener(self._rows_committed)
         self._outbox.release(list(self._inflight))

@@ -1,44 +1,36 @@
-"""The link's paho client, driven on the asyncio loop: its I/O, and the events it raises.
+"""The network thread: the only thread that ever touches the paho client.
 
-paho's own `loop_start()` is a thread that reconnects on paho's schedule (no jitter) and keeps
-its own resend queue. We drive paho ourselves through its external-loop hooks, the same piece
-the fleet simulator drives its thousand clients with (agent.link.paho_sockets.PahoSockets):
-the client's socket sits in that selector, the loop watches the selector with one
-`add_reader` and calls `loop_read`/`loop_write` when it is ready, `loop_misc` (keepalive,
-timeouts) runs on a 1 s timer. paho stays the session owner (connect, keepalive, QoS 1 state,
-persistent session). Every paho event is handed to the link in order, batched, as typed
-events (`NetEvent`: Connected, Acked, Received, ...) with one `call_soon` per round.
-
-Why on the loop and not on a thread of its own: a thread meant a GIL hand-off and a
-`call_soon_threadsafe` per round each way, and cost more CPU per event (measured in
-docs/benchmarks.md). The price: a long turn of the loop (a slow Kivy frame on the PDA) delays
-reading PUBACKs and sending pings by that long (docs/architecture.md, Concurrency).
-
-`connect()` is the one call off the loop: paho's connect blocks (TCP connect up to
-`connect_timeout` on an unreachable broker, the TLS handshake), so it runs in a worker thread,
-and nothing else touches the client until it returns (publish/subscribe need a CONNACK first;
-`loop_misc` waits).
+paho-mqtt is not safe to drive from two threads without its own `loop_start` thread, and
+that thread reconnects on paho's schedule (no jitter) and keeps its own resend queue. So we
+drive paho ourselves with `loop_read/loop_write/loop_misc` around one `select()`, take work
+from the asyncio side through a queue plus a wake-up socket, and hand every paho event back
+to the asyncio loop in order, batched, with `call_soon_threadsafe`, as typed events
+(`NetEvent`: Connected, Acked, Received, ...).
 
 A published message carries one outbox row or a batch of them (agent.link.batching); paho's
 message id maps to the rows, and its PUBACK acks them all at once: one dict pop and one list
-extend per PUBACK, the acked rows handed over as one `Acked` list per round.
+extend per PUBACK, the acked rows handed over as one `Acked` list per select round.
 
 Invariants:
-- Every paho call happens on the loop, except the connect in its worker thread.
-- Events reach the link in the order paho produced them (PUBACKs before the disconnect that
-  followed them), never from inside one of the link's own calls.
+- Every paho call happens on this thread.
+- Events reach the loop in the order paho produced them (PUBACKs before the disconnect that
+  followed them), in at most one `call_soon_threadsafe` per select round.
 - paho's own resend queue is emptied before each connect: the outbox is the only source of
   truth for what still has to go out (the link re-sends released rows itself).
 
-This module must never touch SQLite, decide when to reconnect, or block the asyncio loop.
+This module must never touch SQLite, decide when to reconnect, or block on the asyncio loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import select
 import socket
 import ssl
+import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -46,8 +38,6 @@ from typing import TYPE_CHECKING, Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-
-from agent.link.paho_sockets import PahoSockets
 
 if TYPE_CHECKING:
     from agent.link.batching import Outgoing
@@ -117,9 +107,6 @@ NetEvent = Connected | ConnectFailed | Disconnected | Acked | Received | Publish
 #: CPython allocates that much before the bytes arrive
 RECV_CHUNK = 64 * 1024
 
-#: how often paho's keepalive and timeout bookkeeping (`loop_misc`) runs
-MISC_EVERY_S = 1.0
-
 
 class BoundedClient(mqtt.Client):
     """A paho client that never buffers a packet over `max_packet_bytes`.
@@ -156,135 +143,69 @@ def describe_connect_error(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
-class NetDriver:
-    """The paho client's I/O on the asyncio loop, and the events it raises, handed to the link."""
-
+class NetThread:
     def __init__(self, client: mqtt.Client, loop: asyncio.AbstractEventLoop,
                  deliver: Callable[[list[NetEvent]], None], connect_args: dict[str, Any]):
         self._client = client
         self._loop = loop
         self._deliver = deliver
         self._connect_args = connect_args
-        self._sockets = PahoSockets()
-        self._sockets.attach(client)
+        self._work: deque[Callable[[], None]] = deque()
         self._events: list[NetEvent] = []
         self._acked: list[int] = []
         self._rows: dict[int, tuple[int, ...]] = {}  # paho mid -> the outbox rows it carries
         self._calls: dict[int, Callable[[], None]] = {}  # paho mid -> loop callback (birth, requests)
-        self._started = self._stopping = False
-        self._connecting: asyncio.Task[None] | None = None  # connect() running in a worker thread
-        self._misc_timer: asyncio.TimerHandle | None = None
+        self._stopping = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
+        self._thread = threading.Thread(target=self._run, name="portedge-link-net", daemon=True)
 
-    # -- the link's calls (on the loop) -----------------------------------------------------
+    # -- from the asyncio side --------------------------------------------------------------
 
     def start(self) -> None:
-        self._started = True
-        self._loop.add_reader(self._sockets.fileno(), self._service)
-        self._misc_timer = self._loop.call_later(MISC_EVERY_S, self._tick)
+        self._thread.start()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        self._work.append(work)
+        if len(self._work) > 1:
+            return  # not yet drained: the thread takes every job queued before it stops draining
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass  # the pipe is full: the thread is awake anyway
 
     def connect(self, host: str | None = None, port: int | None = None) -> None:
         """Connect, to `host:port` when given (the failover list's next address), else to the
-        last one. Returns at once: the outcome arrives as Connected or ConnectFailed."""
-        if self._connecting is None and not self._stopping and self._prepare_connect(host, port):
-            self._connecting = self._loop.create_task(self._connect_aside(), name="portedge-link-connect")
+        last one."""
+        self.submit(lambda: self._do_connect(host, port))
 
     def publish_rows(self, messages: list[Outgoing]) -> None:
-        client = self._client
-        if self._stopping or not client.is_connected():
-            return  # the loop releases these on the disconnect event it has (or will have)
-        rows = self._rows
-        for m in messages:
-            info = client.publish(m.topic, m.payload, qos=1, properties=m.properties)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_AGAIN:
-                log.debug("publish of rows %s returned %s", m.rids, mqtt.error_string(info.rc))
-            rows[info.mid] = m.rids  # paho keeps even a failed one queued; a PUBACK may still come
+        self.submit(lambda: self._do_publish_rows(messages))
 
     def publish(self, topic: str, payload: bytes, *, retain: bool = False, properties: Properties | None = None,
                 on_ack: Callable[[], None] | None = None) -> None:
-        if self._stopping or not self._client.is_connected():
-            return
-        info = self._client.publish(topic, payload, qos=1, retain=retain, properties=properties)
-        if on_ack is not None:
-            self._calls[info.mid] = on_ack
+        self.submit(lambda: self._do_publish(topic, payload, retain, properties, on_ack))
 
     def subscribe(self, filters: list[str]) -> None:
-        if not self._stopping and self._client.is_connected():
-            self._client.subscribe([(f, 1) for f in filters])
+        self.submit(lambda: self._do_subscribe(filters))
 
     def disconnect(self) -> None:
-        if not self._stopping and self._connecting is None and self._client.socket() is not None:
-            self._client.disconnect()
+        self.submit(self._do_disconnect)
 
-    async def stop(self) -> None:
-        """Stop watching the socket and close it; events already raised are still delivered."""
+    def stop(self) -> None:
+        """Blocking: ends the thread (call through asyncio.to_thread)."""
         self._stopping = True
-        if self._connecting is not None:  # a worker thread cannot be cancelled: let it end
-            await asyncio.gather(asyncio.shield(self._connecting), return_exceptions=True)
-        if self._started:
-            self._loop.remove_reader(self._sockets.fileno())
-        if self._misc_timer is not None:
-            self._misc_timer.cancel()
-        self._close_socket()
-        self._flush()
-        self._sockets.close()
+        self.submit(lambda: None)
+        self._thread.join()
+        self._wake_r.close()
+        self._wake_w.close()
 
-    # -- paho's I/O (on the loop) -----------------------------------------------------------
-
-    def _service(self) -> None:
-        """A socket in the selector is ready: read and write it, hand over what paho raised."""
-        self._sockets.poll(0)
-        self._flush()
-
-    def _tick(self) -> None:
-        """Every second: keepalive and timeouts (not while connect() runs in its thread)."""
-        if self._connecting is None:
-            self._sockets.misc()
-            self._flush()
-        self._misc_timer = self._loop.call_later(MISC_EVERY_S, self._tick)
-
-    async def _connect_aside(self) -> None:
-        try:
-            error = await asyncio.to_thread(self._open)
-        finally:
-            self._connecting = None
-        if error is not None:
-            self._post(ConnectFailed(error))
-        self._flush()
-
-    def _close_socket(self) -> None:
-        if self._client.socket() is not None:
-            try:
-                self._client.disconnect()
-            except Exception:  # noqa: BLE001
-                pass
-            self._client._sock_close()  # paho has no public "close now"; the broker will see EOF
-
-    def _prepare_connect(self, host: str | None, port: int | None) -> bool:
-        if self._client.socket() is not None:
-            return False
-        if host is not None and port is not None:
-            self._connect_args.update(host=host, port=port)
-        self._client.drop_out_messages()  # see the module docstring: the outbox re-sends, not paho
-        self._rows.clear()
-        self._calls.clear()
-        return True
-
-    def _open(self) -> str | None:
-        """In a worker thread: paho's blocking connect (TCP, TLS handshake, CONNECT queued);
-        the error, if any. The socket joins the selector through paho's on_socket_open hook
-        (TCP_NODELAY set there)."""
-        try:
-            self._client.connect(**self._connect_args)
-        except (OSError, ssl.SSLError, ValueError) as err:
-            self._client._sock_close()
-            return describe_connect_error(err)
-        return None
-
-    # -- the events, handed to the link in order --------------------------------------------
+    # -- on this thread ---------------------------------------------------------------------
 
     def _post(self, event: NetEvent) -> None:
         if self._acked:  # PUBACKs before what followed them
@@ -299,11 +220,99 @@ class NetDriver:
         if self._events:
             events, self._events = self._events, []
             try:
-                self._loop.call_soon(self._deliver, events)  # never re-enter the link from its own call
+                self._loop.call_soon_threadsafe(self._deliver, events)
             except RuntimeError:
                 pass  # the loop is closed: we are shutting down
 
-    # -- paho callbacks (inside loop_read/loop_write, on the loop) -------------------------------------------------------
+    def _run(self) -> None:
+        client = self._client
+        while not self._stopping:
+            sock = client.socket()
+            readable = [self._wake_r] + ([sock] if sock is not None else [])
+            writable = [sock] if sock is not None and client.want_write() else []
+            try:
+                r, w, _ = select.select(readable, writable, [], 1.0)
+            except (OSError, ValueError):
+                r, w = [], []  # the socket closed under us; paho notices below
+            if sock is not None and sock in r:
+                client.loop_read()
+            if self._wake_r in r:
+                try:
+                    while self._wake_r.recv(4096):
+                        pass
+                except (BlockingIOError, OSError):
+                    pass
+            while self._work:
+                try:
+                    self._work.popleft()()
+                except Exception:  # noqa: BLE001 - one bad job must not kill the link
+                    log.exception("link network job failed")
+            if client.socket() is not None:
+                if w or client.want_write():
+                    client.loop_write()
+                client.loop_misc()
+            self._flush()
+        self._close_socket()
+        self._flush()
+
+    def _close_socket(self) -> None:
+        if self._client.socket() is not None:
+            try:
+                self._client.disconnect()
+            except Exception:  # noqa: BLE001
+                pass
+            self._client._sock_close()  # paho has no public "close now"; the broker will see EOF
+
+    def _do_connect(self, host: str | None = None, port: int | None = None) -> None:
+        client = self._client
+        if client.socket() is not None:
+            return
+        if host is not None and port is not None:
+            self._connect_args.update(host=host, port=port)
+        client.drop_out_messages()  # see the module docstring: the outbox re-sends, not paho
+        self._rows.clear()
+        self._calls.clear()
+        try:
+            client.connect(**self._connect_args)
+        except (OSError, ssl.SSLError, ValueError) as err:
+            self._client._sock_close()
+            self._post(ConnectFailed(describe_connect_error(err)))
+            return
+        sock = client.socket()
+        if isinstance(sock, socket.socket):  # an SSLSocket too
+            # Nagle + delayed ACK hold a small request or response back ~40 ms; a gate decision
+            # must not wait for that (measured in the fleet runs)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _do_publish_rows(self, messages: list[Outgoing]) -> None:
+        client = self._client
+        if not client.is_connected():
+            return  # the loop releases these on the disconnect event it has (or will have)
+        rows = self._rows
+        for m in messages:
+            info = client.publish(m.topic, m.payload, qos=1, properties=m.properties)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS and info.rc != mqtt.MQTT_ERR_AGAIN:
+                log.debug("publish of rows %s returned %s", m.rids, mqtt.error_string(info.rc))
+            rows[info.mid] = m.rids  # paho keeps even a failed one queued; a PUBACK may still come
+
+    def _do_publish(self, topic: str, payload: bytes, retain: bool, props: Properties | None,
+                    on_ack: Callable[[], None] | None) -> None:
+        if not self._client.is_connected():
+            return
+        info = self._client.publish(topic, payload, qos=1, retain=retain, properties=props)
+        if on_ack is not None:
+            self._calls[info.mid] = on_ack
+
+    def _do_subscribe(self, filters: list[str]) -> None:
+        if self._client.is_connected():
+            self._client.subscribe([(f, 1) for f in filters])
+
+    def _do_disconnect(self) -> None:
+        if self._client.socket() is not None:
+            self._client.disconnect()
+
+    # -- paho callbacks (this thread) -------------------------------------------------------
 
     def _on_connect(self, client, userdata, flags, reason_code: ReasonCode, properties) -> None:
         if reason_code.is_failure:

@@ -23,7 +23,6 @@ import contextlib
 import logging
 import selectors
 import socket
-from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -45,18 +44,7 @@ class PahoSockets:
     def __init__(self) -> None:
         self._selector = selectors.DefaultSelector()
         self._clients: list[mqtt.Client] = []
-        self._watched: dict[int, Callable[[], None]] = {}  # fd -> what to call when it is readable
         self.errors = 0  # loop_read/loop_write calls that raised
-
-    def fileno(self) -> int:
-        """The selector's own descriptor (epoll): readable while any socket in it is ready, so
-        an asyncio loop can wait on all of them with one `add_reader` and then `poll(0)`."""
-        return self._selector.fileno()  # type: ignore[attr-defined]  # epoll/kqueue/devpoll have one
-
-    def watch(self, sock: socket.socket, on_readable: Callable[[], None]) -> None:
-        """Wait on a socket that is not a client's (a wake-up pipe): `poll` calls `on_readable()`."""
-        self._watched[sock.fileno()] = on_readable
-        self._selector.register(sock, selectors.EVENT_READ, None)
 
     def attach(self, client: mqtt.Client) -> None:
         """Take over `client`'s I/O: from now on only `poll` and `misc` read and write it."""
@@ -74,10 +62,7 @@ class PahoSockets:
     def poll(self, timeout: float) -> None:
         """Wait up to `timeout` s, then read and write every client whose socket is ready."""
         for key, mask in self._selector.select(timeout):
-            client: mqtt.Client | None = key.data
-            if client is None:
-                self._watched[key.fd]()
-                continue
+            client: mqtt.Client = key.data
             try:
                 if mask & selectors.EVENT_READ:
                     client.loop_read()
@@ -94,7 +79,6 @@ class PahoSockets:
                 client.loop_misc()
 
     def close(self) -> None:
-        self._watched.clear()
         self._selector.close()
 
     # -- paho's hooks (on the polling thread) -----------------------------------------------

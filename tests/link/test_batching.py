@@ -22,7 +22,7 @@ from agent.contract.devices import Scan
 from agent.contract.topics import Kind, site_filter
 from agent.link import Link
 from agent.link.batching import Packer
-from agent.link.net import Acked, NetDriver, PublishRefused
+from agent.link.net import Acked, NetThread, PublishRefused
 from agent.outbox import Outbox, Row
 from tests.link.conftest import node_config
 from tests.outbox.disk import committed_rows
@@ -114,7 +114,7 @@ def test_a_batch_puback_acks_all_its_rows_and_a_refusal_names_them_all():
     loop = asyncio.new_event_loop()
     got: list = []
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="net-batch-test", protocol=mqtt.MQTTv5)
-    net = NetDriver(client, loop, got.extend, {})
+    net = NetThread(client, loop, got.extend, {})
     net._rows[11] = (1, 2, 3)
     net._rows[12] = (4,)
 
@@ -129,7 +129,6 @@ def test_a_batch_puback_acks_all_its_rows_and_a_refusal_names_them_all():
     net._on_publish(client, None, 11, Code(False), None)
     net._on_publish(client, None, 12, Code(True), None)
     assert net._events == [Acked([1, 2, 3]), PublishRefused((4,), "Not authorized", 0x87)]
-    loop.run_until_complete(net.stop())
     loop.close()
 
 
@@ -207,7 +206,7 @@ def test_batched_records_arrive_each_with_its_id_and_seq_and_rows_go_only_after_
 
 
 def test_rows_of_a_batch_without_its_puback_stay_stored(tmp_path):
-    """The link acks rows only from the paho driver's Acked event: a batch published and
+    """The link acks rows only from the network thread's Acked event: a batch published and
     never acknowledged (connection lost) leaves every row stored, handed out again."""
     config = node_config("mqtt://127.0.0.1:9", tmp_path / "lane.db")
 

@@ -66,7 +66,7 @@ def test_last_will_says_lost_when_the_node_vanishes(mosquitto, collector_factory
 
     async def scenario(link, outbox):
         await until(lambda: collector.payloads("/state"), what="birth")
-        link._net._client._sock_close()  # the network dies, no DISCONNECT sent (paho runs on this loop)
+        link._net.submit(lambda: link._net._client._sock_close())  # the network dies, no DISCONNECT sent
         await until(lambda: any(s["body"]["status"] == "lost" for s in collector.payloads("/state")), what="last will")
 
     run_node(config, scenario)
