@@ -24,7 +24,6 @@ This module must never touch SQLite, decide when to reconnect, or block on the a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import select
 import socket
@@ -38,6 +37,8 @@ from typing import TYPE_CHECKING, Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+
+from agent.link.paho_sockets import no_delay
 
 if TYPE_CHECKING:
     from agent.link.batching import Outgoing
@@ -278,12 +279,7 @@ class NetThread:
             self._client._sock_close()
             self._post(ConnectFailed(describe_connect_error(err)))
             return
-        sock = client.socket()
-        if isinstance(sock, socket.socket):  # an SSLSocket too
-            # Nagle + delayed ACK hold a small request or response back ~40 ms; a gate decision
-            # must not wait for that (measured in the fleet runs)
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        no_delay(client.socket())  # a gate decision must not wait ~40 ms behind Nagle
 
     def _do_publish_rows(self, messages: list[Outgoing]) -> None:
         client = self._client

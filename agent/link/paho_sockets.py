@@ -7,9 +7,10 @@ instead: it reports a socket opened or closed (`on_socket_open/close`) and when 
 to send (`on_socket_register_write/unregister_write`); the caller calls `loop_read` when the
 socket is readable, `loop_write` when it is writable, and `loop_misc` (keepalive, timeouts)
 about once a second. `PahoSockets` is that caller's half, for one client or a thousand on one
-thread (epoll on Linux). The fleet simulator polls it from a thread of its own; the link's
-one client is polled from the asyncio loop, which watches the selector's own descriptor
-(`fileno`) with `add_reader` (agent/link/net.py).
+thread (epoll on Linux); the fleet simulator polls it from a thread of its own. The link's one
+client is driven the same way by agent/link/net.py's network thread, whose select() also
+waits on a wake-up socket for the loop's work (driving it from the asyncio loop was tried
+and taken back: docs/architecture.md, Concurrency).
 
 Invariants: every call on a client happens on the thread that calls `poll` and `misc`; a
 client whose loop_read/loop_write raises is counted (`errors`) and logged, and the others are
