@@ -51,6 +51,8 @@ class LaneRig:
     travel_s: float = 1.0
     watchdog_s: float = 3.0
     settle_s: float = 1.0
+    #: how long the node waits for the I/O module's answer (the production default)
+    io_timeout_s: float = 0.2
     #: overrides of the node's [gate] settings (e.g. short timeouts for tests): key -> value
     gate: dict[str, float | int | str | bool] = field(default_factory=dict)
     #: more config sections, appended as written (e.g. a [console] with its staff)
@@ -110,7 +112,7 @@ kind = "gate_io"
 port = "{self.cable.b}"
 line = {{ baudrate = 115200 }}
 poll_hz = 20
-timeout_s = 0.2
+timeout_s = {self.io_timeout_s}
 reconnect_base_s = 0.1
 reconnect_cap_s = 1.0
 

@@ -90,8 +90,14 @@ class LaneSetup:
     async def open(cls, broker_url: str, workdir: Path, *, in_process: bool = True, seed: int = 1,
                    gate: dict[str, Any] | None = None, watchdog_s: float = 3.0,
                    settle_s: float = 0.3, extra_toml: str = "") -> LaneSetup:
+        # in process, the Modbus stub answers from this interpreter, beside the node and the platform
+        # simulator: on a loaded machine its answer can be a few hundred ms late for reasons that
+        # are not the node's (a gap of 350 ms seen with two CPU hogs), and three late answers in a
+        # row would take the lane to TROUBLE; a separate node process keeps the production 0.2 s
+        io_timeout_s = 0.6 if in_process else 0.2
         rig = LaneRig(LANE, SITE, workdir / LANE, broker_url, random.Random(seed), misread_rate=0.0, travel_s=0.3,
-                      watchdog_s=watchdog_s, settle_s=settle_s, gate={**FAST_GATE, **(gate or {})}, extra_toml=extra_toml)
+                      watchdog_s=watchdog_s, settle_s=settle_s, io_timeout_s=io_timeout_s,
+                      gate={**FAST_GATE, **(gate or {})}, extra_toml=extra_toml)
         platform = await asyncio.to_thread(PlatformSim(broker_url, SITE, rng=random.Random(seed)).start)
         setup = cls(rig, platform, in_process=in_process)
         try:
